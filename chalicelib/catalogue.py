@@ -1,0 +1,111 @@
+"""Forms, purposes and consent texts, loaded from the packaged catalogue file.
+
+The catalogue is a file in the deployment package, so serving a form costs no AWS call.
+Each consent text is identified by a hash of its exact wording: the ledger stores the
+text once under that hash and every consent event points at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
+LANGUAGES = ("nl", "en")
+
+
+@dataclass(frozen=True)
+class Controller:
+    name: str
+    address: str
+    email: str
+    privacy_url: str
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    """The exact wording a visitor is shown for one purpose in one language."""
+
+    purpose: str
+    lang: str
+    text: str
+
+    @property
+    def version(self) -> str:
+        return text_version(self.purpose, self.lang, self.text)
+
+
+@dataclass(frozen=True)
+class Purpose:
+    id: str
+    soft_opt_in: bool
+    labels: dict[str, str]
+    texts: dict[str, str]
+
+    def consent_text(self, lang: str) -> ConsentText:
+        return ConsentText(self.id, lang, self.texts[lang])
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    purposes: tuple[str, ...]
+    languages: tuple[str, ...]
+    default_lang: str
+    allowed_origins: tuple[str, ...]
+    frame_ancestors: tuple[str, ...]
+    thank_you_url: str | None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    controller: Controller
+    purposes: dict[str, Purpose]
+    forms: dict[str, Form]
+
+    def form(self, form_id: str) -> Form | None:
+        return self.forms.get(form_id)
+
+    def texts_for(self, form: Form, lang: str) -> list[ConsentText]:
+        return [self.purposes[p].consent_text(lang) for p in form.purposes]
+
+
+def text_version(purpose: str, lang: str, text: str) -> str:
+    """A stable id for one exact wording: the hash the ledger stores the text under."""
+    digest = hashlib.sha256(f"{purpose}\n{lang}\n{text}".encode()).hexdigest()
+    return digest[:32]
+
+
+@lru_cache(maxsize=1)
+def load() -> Catalogue:
+    """Parse and check the catalogue once per process."""
+    raw = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    c = raw["controller"]
+    controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
+    purposes = {
+        pid: Purpose(pid, bool(p.get("soft_opt_in", False)), dict(p["label"]), dict(p["text"]))
+        for pid, p in raw["purposes"].items()
+    }
+    forms: dict[str, Form] = {}
+    for fid, f in raw["forms"].items():
+        form = Form(
+            id=fid,
+            purposes=tuple(f["purposes"]),
+            languages=tuple(f.get("languages", LANGUAGES)),
+            default_lang=f.get("default_lang", "nl"),
+            allowed_origins=tuple(f.get("allowed_origins", ())),
+            frame_ancestors=tuple(f.get("frame_ancestors", ())),
+            thank_you_url=f.get("thank_you_url") or None,
+        )
+        for pid in form.purposes:
+            purpose = purposes.get(pid)
+            if purpose is None:
+                raise ValueError(f"form {fid!r} offers unknown purpose {pid!r}")
+            missing = [lang for lang in form.languages if lang not in purpose.texts]
+            if missing:
+                raise ValueError(f"purpose {pid!r} has no text in {missing}")
+        forms[fid] = form
+    return Catalogue(controller, purposes, forms)

@@ -1,0 +1,74 @@
+"""The stage's secrets, read from Secrets Manager once per container.
+
+The secret is a JSON object. ``master_key`` alone is enough (the resource stack generates
+it): the token key and the subject key are derived from it. For rotation, ``token_keys``
+lists signing keys newest first; the newest signs, all verify. ``subject_key`` must never
+change: it keys the subject ids that the ledger and the suppression markers are stored by.
+``api_keys`` lists the bearer keys the sending system may use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+from chalicelib.settings import get_settings
+
+
+class KeysError(RuntimeError):
+    """The secret is missing or malformed: a deployment fault."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    token_keys: tuple[str, ...]
+    subject_key: bytes
+    api_keys: tuple[str, ...]
+
+    def subject_id(self, normalised_email: str) -> str:
+        """Keyed hash of an address: the ledger key, leaking nothing, surviving erasure."""
+        mac = hmac.new(self.subject_key, normalised_email.lower().encode(), hashlib.sha256)
+        return mac.hexdigest()[:40]
+
+    def api_key_valid(self, candidate: str) -> bool:
+        return any(hmac.compare_digest(candidate.encode(), k.encode()) for k in self.api_keys)
+
+
+def _derive(master: str, label: str) -> str:
+    return hmac.new(master.encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
+def parse(secret_string: str) -> Keys:
+    try:
+        data = json.loads(secret_string)
+    except ValueError as exc:
+        raise KeysError("the key secret is not JSON") from exc
+    master = data.get("master_key")
+    token_keys = data.get("token_keys") or ([_derive(master, "token")] if master else [])
+    subject_key = data.get("subject_key") or (_derive(master, "subject") if master else None)
+    if not token_keys or not subject_key:
+        raise KeysError("the key secret needs master_key, or token_keys and subject_key")
+    api_keys = tuple(k for k in data.get("api_keys", []) if isinstance(k, str) and len(k) >= 8)
+    return Keys(tuple(token_keys), subject_key.encode(), api_keys)
+
+
+def get_keys() -> Keys:
+    settings = get_settings()
+    return _fetch(settings.secret_id, settings.region)
+
+
+@lru_cache(maxsize=4)
+def _fetch(secret_id: str, region: str) -> Keys:
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=region)
+    value = client.get_secret_value(SecretId=secret_id)
+    return parse(value["SecretString"])
+
+
+def clear_cache() -> None:
+    """Forget the cached secret (after a rotation, or between test cases)."""
+    _fetch.cache_clear()

@@ -1,0 +1,533 @@
+"""The consent ledger: the only module that talks to DynamoDB.
+
+Every change of a person's standing is an append-only event written in the same
+transaction as the state it causes, so state and evidence never disagree. Items:
+
+    S#<subject> PROFILE                      address, name, language
+    S#<subject> PENDING#<signup>             an unconfirmed signup (TTL)
+    S#<subject> P#<purpose>                  granted | withdrawn, basis, since (+ audience keys)
+    S#<subject> E#<utc>#<signup>#<suffix>    one event with its evidence
+    TEXT#<version> TEXT                      the exact consent text, stored once
+
+A pending-only person's profile and events carry ``expires_at`` and vanish after the
+retention period. Confirming removes it. A signup by someone already retained sets
+``expires_at`` from ``retained_since`` (a string): DynamoDB's TTL ignores non-numeric
+values, so one unconditional write keeps the single-transaction budget and never
+schedules a retained person for deletion.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from chalicelib.catalogue import ConsentText
+
+_ser = TypeSerializer()
+_des = TypeDeserializer()
+
+
+class LedgerError(Exception):
+    """Base of the ledger's domain errors; callers never see botocore errors."""
+
+
+class SignupGone(LedgerError):
+    """The signup is unknown, expired or erased."""
+
+
+class AlreadyConfirmed(LedgerError):
+    """The signup was confirmed before: nothing new to record."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How a request reached us, as API Gateway reports it (never a client header)."""
+
+    ip: str | None
+    user_agent: str | None
+    channel: str
+
+    def as_dict(self) -> dict[str, str]:
+        data = {"channel": self.channel}
+        if self.ip:
+            data["ip"] = self.ip
+        if self.user_agent:
+            data["user_agent"] = self.user_agent[:512]
+        return data
+
+
+@dataclass(frozen=True)
+class Signup:
+    id: str
+    subject: str
+    requested_at: str
+    purposes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PendingMail:
+    """What the mail job needs to send one confirmation mail."""
+
+    email: str
+    name: str | None
+    lang: str
+    form_id: str
+    purposes: tuple[str, ...]
+    requested_at: str
+    expires_at: int
+    already_sent: bool
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _item(**attrs: Any) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in attrs.items() if v is not None}
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _des.deserialize(v) for k, v in item.items()}
+
+
+def _pk(subject: str) -> str:
+    return f"S#{subject}"
+
+
+def _event_sk(at: str, signup_id: str, suffix: str) -> str:
+    return f"E#{at}#{signup_id}#{suffix}"
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+class Ledger:
+    """Reads and writes a stage's table. Receives its client; builds nothing itself."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # -- writes ---------------------------------------------------------------------
+
+    def record_signup(
+        self,
+        *,
+        subject: str,
+        email: str,
+        name: str | None,
+        lang: str,
+        form_id: str,
+        texts: Sequence[ConsentText],
+        evidence: Evidence,
+        now: datetime,
+        retention_seconds: int,
+    ) -> Signup:
+        """Pending state, one signup_requested event per purpose, and the texts: one call."""
+        signup_id = new_id()
+        at = iso(now)
+        expires = int(now.timestamp()) + retention_seconds
+        pk = _pk(subject)
+        purposes = tuple(t.purpose for t in texts)
+        profile_set = [
+            "email = if_not_exists(email, :email)",
+            "lang = if_not_exists(lang, :lang)",
+            "created_at = if_not_exists(created_at, :at)",
+            "expires_at = if_not_exists(retained_since, :exp)",
+        ]
+        values: dict[str, Any] = {":email": email, ":lang": lang, ":at": at, ":exp": expires}
+        if name:
+            profile_set.append("#name = if_not_exists(#name, :name)")
+            values[":name"] = name
+        ops: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _item(pk=pk, sk="PROFILE"),
+                    "UpdateExpression": "SET " + ", ".join(profile_set),
+                    "ExpressionAttributeValues": _item(**values),
+                    **({"ExpressionAttributeNames": {"#name": "name"}} if name else {}),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _item(
+                        pk=pk,
+                        sk=f"PENDING#{signup_id}",
+                        purposes=list(purposes),
+                        form=form_id,
+                        lang=lang,
+                        requested_at=at,
+                        expires_at=expires,
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        for text in texts:
+            ops.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(
+                            pk=pk,
+                            sk=_event_sk(at, signup_id, text.purpose),
+                            type="signup_requested",
+                            at=at,
+                            purpose=text.purpose,
+                            signup=signup_id,
+                            expires_at=expires,
+                            evidence={
+                                **evidence.as_dict(),
+                                "form": form_id,
+                                "lang": lang,
+                                "text_version": text.version,
+                            },
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+            ops.append(self._text_snapshot(text, form_id, at))
+        self._db.transact_write_items(TransactItems=ops)
+        return Signup(signup_id, subject, at, purposes)
+
+    def _text_snapshot(self, text: ConsentText, form_id: str, at: str) -> dict[str, Any]:
+        """Store a text once under its version; an existing snapshot is never overwritten."""
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item(pk=f"TEXT#{text.version}", sk="TEXT"),
+                "UpdateExpression": (
+                    "SET #text = if_not_exists(#text, :text), purpose = if_not_exists(purpose, :p),"
+                    " lang = if_not_exists(lang, :lang), form = if_not_exists(form, :form),"
+                    " first_shown = if_not_exists(first_shown, :at)"
+                ),
+                "ExpressionAttributeNames": {"#text": "text"},
+                "ExpressionAttributeValues": _item(
+                    **{
+                        ":text": text.text,
+                        ":p": text.purpose,
+                        ":lang": text.lang,
+                        ":form": form_id,
+                        ":at": at,
+                    }
+                ),
+            }
+        }
+
+    def record_confirmation_sent(
+        self, *, subject: str, signup_id: str, sent_at: str, expires_at: int, message_id: str
+    ) -> bool:
+        """Mark the signup's mail as sent; False when it already was (a redelivered job)."""
+        pk = _pk(subject)
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _item(pk=pk, sk=f"PENDING#{signup_id}"),
+                            "UpdateExpression": "SET mail_sent_at = :at",
+                            "ConditionExpression": (
+                                "attribute_exists(pk) AND attribute_not_exists(mail_sent_at)"
+                            ),
+                            "ExpressionAttributeValues": _item(**{":at": sent_at}),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _item(
+                                pk=pk,
+                                sk=_event_sk(sent_at, signup_id, "sent"),
+                                type="confirmation_sent",
+                                at=sent_at,
+                                signup=signup_id,
+                                expires_at=expires_at,
+                                evidence={"channel": "email", "message_id": message_id},
+                            ),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def confirm(
+        self,
+        *,
+        subject: str,
+        signup_id: str,
+        requested_at: str,
+        sent_at: str,
+        purposes: Sequence[str],
+        evidence: Evidence,
+        now: datetime,
+    ) -> None:
+        """Grant the signup's purposes in one conditional transaction.
+
+        Raises AlreadyConfirmed when it was confirmed before, SignupGone when it is
+        unknown or expired. The signup's events lose their expiry: they are now proof.
+        """
+        pk = _pk(subject)
+        at = iso(now)
+        ops: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _item(pk=pk, sk=f"PENDING#{signup_id}"),
+                    "ConditionExpression": "attribute_exists(pk) AND expires_at > :now",
+                    "ExpressionAttributeValues": _item(**{":now": int(now.timestamp())}),
+                }
+            },
+            {
+                # The mail was provably sent (the token came from it): make sure its
+                # event exists and is kept, even if the mail job died before writing it.
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _item(pk=pk, sk=_event_sk(sent_at, signup_id, "sent")),
+                    "UpdateExpression": (
+                        "SET #type = if_not_exists(#type, :type), #at = if_not_exists(#at, :at),"
+                        " signup = if_not_exists(signup, :signup) REMOVE expires_at"
+                    ),
+                    "ExpressionAttributeNames": {"#type": "type", "#at": "at"},
+                    "ExpressionAttributeValues": _item(
+                        **{":type": "confirmation_sent", ":at": sent_at, ":signup": signup_id}
+                    ),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _item(pk=pk, sk="PROFILE"),
+                    "UpdateExpression": (
+                        "SET retained_since = if_not_exists(retained_since, :at) REMOVE expires_at"
+                    ),
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": _item(**{":at": at}),
+                }
+            },
+        ]
+        for purpose in purposes:
+            ops.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item(pk=pk, sk=_event_sk(requested_at, signup_id, purpose)),
+                        "UpdateExpression": "REMOVE expires_at",
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+            ops.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item(pk=pk, sk=f"P#{purpose}"),
+                        "UpdateExpression": (
+                            "SET #state = :granted, basis = :consent, since = :at,"
+                            " signup = :signup, aud_pk = :aud_pk, aud_sk = :aud_sk"
+                        ),
+                        "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": _item(
+                            **{
+                                ":granted": "granted",
+                                ":consent": "consent",
+                                ":at": at,
+                                ":signup": signup_id,
+                                ":aud_pk": f"A#{purpose}",
+                                ":aud_sk": subject,
+                            }
+                        ),
+                    }
+                }
+            )
+            ops.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(
+                            pk=pk,
+                            sk=_event_sk(at, signup_id, f"confirmed-{purpose}"),
+                            type="confirmed",
+                            at=at,
+                            purpose=purpose,
+                            basis="consent",
+                            signup=signup_id,
+                            evidence={**evidence.as_dict(), "requested_at": requested_at},
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(TransactItems=ops)
+        except self._db.exceptions.TransactionCanceledException as exc:
+            if self._granted_by(subject, signup_id, purposes):
+                raise AlreadyConfirmed(signup_id) from exc
+            raise SignupGone(signup_id) from exc
+
+    def _granted_by(self, subject: str, signup_id: str, purposes: Sequence[str]) -> bool:
+        """Whether this signup already granted its purposes (read only on the failure path)."""
+        states = self._states(subject)
+        return bool(purposes) and all(
+            states.get(p, {}).get("signup") == signup_id for p in purposes
+        )
+
+    # -- reads ----------------------------------------------------------------------
+
+    def pending_mail(self, subject: str, signup_id: str, now: datetime) -> PendingMail | None:
+        """Profile and pending signup in one read; None when the signup is gone."""
+        pk = _pk(subject)
+        answer = self._db.batch_get_item(
+            RequestItems={
+                self._table: {
+                    "Keys": [_item(pk=pk, sk="PROFILE"), _item(pk=pk, sk=f"PENDING#{signup_id}")],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        items = {i["sk"]: i for i in map(_plain, answer["Responses"].get(self._table, []))}
+        profile, pending = items.get("PROFILE"), items.get(f"PENDING#{signup_id}")
+        if not profile or not pending or int(pending["expires_at"]) <= now.timestamp():
+            return None
+        return PendingMail(
+            email=profile["email"],
+            name=profile.get("name"),
+            lang=pending.get("lang") or profile.get("lang") or "nl",
+            form_id=pending["form"],
+            purposes=tuple(pending["purposes"]),
+            requested_at=pending["requested_at"],
+            expires_at=int(pending["expires_at"]),
+            already_sent="mail_sent_at" in pending,
+        )
+
+    def _query(self, subject: str, prefix: str) -> Iterable[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": _item(**{":pk": _pk(subject), ":prefix": prefix}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            yield from map(_plain, page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _states(self, subject: str) -> dict[str, dict[str, Any]]:
+        return {i["sk"][2:]: i for i in self._query(subject, "P#")}
+
+    def contact(self, subject: str, now: datetime) -> dict[str, Any] | None:
+        """Profile, per-purpose state and pending signups; None for nobody (or expired)."""
+        profile: dict[str, Any] | None = None
+        states: dict[str, dict[str, Any]] = {}
+        pending: list[dict[str, Any]] = []
+        for item in self._query(subject, "P"):
+            sk = item["sk"]
+            if sk == "PROFILE":
+                profile = item
+            elif sk.startswith("P#"):
+                states[sk[2:]] = item
+            elif sk.startswith("PENDING#") and int(item["expires_at"]) > now.timestamp():
+                pending.append(item)
+        if profile is None or _expired(profile, now):
+            return None
+        purposes: dict[str, dict[str, Any]] = {}
+        for item in states.values():
+            purposes[item["sk"][2:]] = {
+                "status": item["state"],
+                "basis": item.get("basis", "consent"),
+                "since": item["since"],
+            }
+        for item in sorted(pending, key=lambda i: i["requested_at"]):
+            for purpose in item["purposes"]:
+                current = purposes.get(purpose)
+                if current is None or current["status"] != "granted":
+                    purposes[purpose] = {
+                        "status": "pending",
+                        "basis": "consent",
+                        "since": item["requested_at"],
+                    }
+        return {
+            "email": profile["email"],
+            "name": profile.get("name"),
+            "lang": profile.get("lang"),
+            "purposes": dict(sorted(purposes.items())),
+        }
+
+    def events(self, subject: str, now: datetime) -> list[dict[str, Any]]:
+        """Every event, oldest first, each consent event with the exact text it shows."""
+        items = [i for i in self._query(subject, "E#") if not _expired(i, now)]
+        versions = {i["evidence"]["text_version"] for i in items if "text_version" in i.get("evidence", {})}
+        texts = self.texts(versions)
+        events = []
+        for item in items:
+            evidence = dict(item.get("evidence", {}))
+            version = evidence.get("text_version")
+            if version:
+                evidence["text"] = texts.get(version, {}).get("text")
+            event: dict[str, Any] = {"type": item["type"], "at": item["at"]}
+            if "purpose" in item:
+                event["purpose"] = item["purpose"]
+            if "basis" in item:
+                event["basis"] = item["basis"]
+            if "signup" in item:
+                evidence.setdefault("signup_id", item["signup"])
+            event["evidence"] = evidence
+            events.append(event)
+        return events
+
+    def texts(self, versions: Iterable[str]) -> dict[str, dict[str, Any]]:
+        keys = [_item(pk=f"TEXT#{v}", sk="TEXT") for v in sorted(set(versions))]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            request = {self._table: {"Keys": keys[start : start + 100]}}
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                for item in map(_plain, answer["Responses"].get(self._table, [])):
+                    found[item["pk"][5:]] = item
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+
+def _expired(item: dict[str, Any], now: datetime) -> bool:
+    """TTL deletes lazily (up to days late): an item past its expiry counts as gone."""
+    expires = item.get("expires_at")
+    if expires is None or isinstance(expires, str):
+        return False
+    return int(expires) <= now.timestamp()
+
+
+@lru_cache(maxsize=4)
+def _client(region: str) -> DynamoDBClient:
+    import boto3
+
+    return boto3.client("dynamodb", region_name=region)
+
+
+def get_ledger() -> Ledger:
+    """The ledger for the current stage; the client is built on first use and reused."""
+    settings = get_settings()
+    return Ledger(_client(settings.region), settings.table_name)

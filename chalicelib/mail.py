@@ -1,0 +1,139 @@
+"""Confirmation mail: rendered from templates, built by the email library, sent by SES.
+
+Runs in the queue consumer, never on a visitor's request. A redelivered job sends no
+second mail: the ledger marks the signup as mailed, and a job for a mailed or vanished
+signup does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import catalogue, tokens
+from chalicelib.i18n import MESSAGES
+from chalicelib.ledger import PendingMail, get_ledger, iso, utc_now
+from chalicelib.pages import environment
+from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+
+log = logging.getLogger("consentry.mail")
+
+
+class MailError(RuntimeError):
+    """The mail could not be sent now; the queue retries the job."""
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=4)
+def _client(region: str) -> SESV2Client:
+    import boto3
+
+    return boto3.client("sesv2", region_name=region)
+
+
+def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:
+    """The confirmation mail: the request, the controller, the link. No ads, no pixels."""
+    cat = catalogue.load()
+    t = MESSAGES[pending.lang]
+    controller = cat.controller
+    texts = [cat.purposes[p].consent_text(pending.lang) for p in pending.purposes if p in cat.purposes]
+    context: dict[str, Any] = {
+        "t": t,
+        "lang": pending.lang,
+        "controller": controller,
+        "texts": texts,
+        "link": link,
+        "subject": t["mail_subject"].format(controller=controller.name),
+        "greeting": (
+            t["mail_greeting"].format(name=pending.name) if pending.name else t["mail_greeting_anonymous"]
+        ),
+        "request_line": t["mail_request"].format(controller=controller.name),
+        "expiry_line": t["mail_expiry"].format(days=token_days),
+        "ignore_line": t["mail_ignore"].format(days=pending_days),
+    }
+    env = environment()
+    text = env.get_template("mail/confirm.txt").render(**context)
+    html = env.get_template("mail/confirm.html").render(**context)
+    return RenderedMail(context["subject"], text, html)
+
+
+def build_message(sender: str, recipient: str, mail: RenderedMail) -> EmailMessage:
+    """A MIME message built by the standard library: headers are encoded, never joined."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = formataddr(("", recipient))
+    message["Subject"] = mail.subject
+    domain = sender.rsplit("@", 1)[-1].strip(">")
+    message["Message-ID"] = make_msgid(domain=domain)
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+def send(message: EmailMessage) -> str:
+    settings = get_settings()
+    answer = _client(settings.region).send_email(
+        Content={"Raw": {"Data": message.as_bytes()}},
+    )
+    return str(answer.get("MessageId", ""))
+
+
+def send_confirmation(subject: str, signup_id: str) -> bool:
+    """Send one signup's confirmation mail, once. True when a mail left now."""
+    settings = get_settings()
+    if not settings.base_url:
+        raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
+    ledger = get_ledger()
+    now = utc_now()
+    pending = ledger.pending_mail(subject, signup_id, now)
+    if pending is None or pending.already_sent:
+        log.info("confirmation skipped", extra={"signup": signup_id, "reason": "done or gone"})
+        return False
+    sent_at = iso(now)
+    token = tokens.sign(
+        "confirm",
+        {
+            "s": subject,
+            "i": signup_id,
+            "r": pending.requested_at,
+            "m": sent_at,
+            "p": list(pending.purposes),
+            "f": pending.form_id,
+            "l": pending.lang,
+        },
+    )
+    link = f"{settings.base_url}/confirm/{token}"
+    rendered = render_confirmation(pending, link, settings.pending_days, settings.confirm_token_days)
+    message_id = send(build_message(settings.sender, pending.email, rendered))
+    ledger.record_confirmation_sent(
+        subject=subject,
+        signup_id=signup_id,
+        sent_at=sent_at,
+        expires_at=pending.expires_at,
+        message_id=message_id,
+    )
+    log.info("confirmation sent", extra={"signup": signup_id})
+    return True
+
+
+def handle_job(body: str) -> None:
+    """Run one queue job. A malformed job raises, so the queue moves it to the DLQ."""
+    import json
+
+    job = json.loads(body)
+    if not isinstance(job, dict) or job.get("kind") != "confirm":
+        raise MailError("unknown job kind")
+    send_confirmation(str(job["subject"]), str(job["signup"]))

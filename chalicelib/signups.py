@@ -1,0 +1,125 @@
+"""The signup and confirmation flows: validate, record, hand the mail to the queue.
+
+Views call these and turn the outcomes into pages or JSON; nothing here knows HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import catalogue, jobs, tokens
+from chalicelib.keys import get_keys
+from chalicelib.ledger import (
+    AlreadyConfirmed,
+    Evidence,
+    SignupGone,
+    get_ledger,
+    utc_now,
+)
+from chalicelib.models import SignupRequest, ValidationError, field_errors
+from chalicelib.settings import get_settings
+
+
+@dataclass
+class SignupOutcome:
+    """Either accepted (the same whatever the address's standing) or errors per field."""
+
+    accepted: bool
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evidence) -> SignupOutcome:
+    """Validate a signup and record it as pending; nothing is stored for invalid input."""
+    values = {
+        "email": data.get("email") if isinstance(data.get("email"), str) else "",
+        "name": data.get("name") if isinstance(data.get("name"), str) else "",
+        "purposes": [p for p in data.get("purposes") or [] if isinstance(p, str)]
+        if isinstance(data.get("purposes"), list)
+        else [],
+    }
+    try:
+        signup = SignupRequest.model_validate(data)
+    except ValidationError as exc:
+        return SignupOutcome(False, field_errors(exc), values)
+    unknown = [p for p in signup.purposes if p not in form.purposes]
+    if unknown:
+        return SignupOutcome(False, {"purposes": f"unknown purpose: {', '.join(unknown)}"}, values)
+    if signup.website:
+        # A honeypot filled in: a bot. Same answer as a real signup, nothing stored or sent.
+        return SignupOutcome(True)
+    lang = signup.lang if signup.lang in form.languages else lang
+    cat = catalogue.load()
+    texts = [cat.purposes[p].consent_text(lang) for p in signup.purposes]
+    subject = get_keys().subject_id(signup.email)
+    settings = get_settings()
+    recorded = get_ledger().record_signup(
+        subject=subject,
+        email=signup.email,
+        name=signup.name,
+        lang=lang,
+        form_id=form.id,
+        texts=texts,
+        evidence=evidence,
+        now=utc_now(),
+        retention_seconds=settings.pending_seconds,
+    )
+    jobs.enqueue(jobs.confirmation_job(subject, recorded.id))
+    return SignupOutcome(True)
+
+
+@dataclass(frozen=True)
+class ConfirmLink:
+    """A checked confirm token: which signup, which purposes."""
+
+    subject: str
+    signup_id: str
+    requested_at: str
+    sent_at: str
+    purposes: tuple[str, ...]
+    form_id: str
+    lang: str
+
+
+def read_confirm_token(token: str) -> ConfirmLink:
+    """Raises tokens.TokenError (tampered, foreign) or tokens.TokenExpired."""
+    settings = get_settings()
+    payload = tokens.load("confirm", token, max_age=settings.confirm_token_seconds)
+    try:
+        purposes = tuple(str(p) for p in payload["p"])
+        lang = str(payload.get("l", "nl"))
+        return ConfirmLink(
+            subject=str(payload["s"]),
+            signup_id=str(payload["i"]),
+            requested_at=str(payload["r"]),
+            sent_at=str(payload["m"]),
+            purposes=purposes,
+            form_id=str(payload.get("f", "")),
+            lang=lang if lang in catalogue.LANGUAGES else "nl",
+        )
+    except (KeyError, TypeError) as exc:
+        raise tokens.TokenError("incomplete") from exc
+
+
+def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
+    """Grant the signup's purposes. True when granted now, False when it already was.
+
+    Raises SignupGone when the signup expired or was erased.
+    """
+    try:
+        get_ledger().confirm(
+            subject=link.subject,
+            signup_id=link.signup_id,
+            requested_at=link.requested_at,
+            sent_at=link.sent_at,
+            purposes=link.purposes,
+            evidence=evidence,
+            now=utc_now(),
+        )
+    except AlreadyConfirmed:
+        return False
+    return True
+
+
+__all__ = ["SignupGone", "submit", "confirm", "read_confirm_token", "ConfirmLink", "SignupOutcome"]

@@ -1,0 +1,1 @@
+"""Blueprints, one per audience: visitors (public) and the sending system (api)."""

@@ -1,0 +1,77 @@
+"""The sending system's API, behind a bearer key: who is on file, and what they agreed to."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from chalice import Blueprint, Response
+
+api = Blueprint(__name__)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            **(headers or {}),
+        },
+    )
+
+
+def _unauthorised() -> Response | None:
+    """None when the request carries a valid bearer key, else the 401 to send."""
+    from chalicelib.keys import get_keys
+
+    header = api.current_request.headers.get("authorization") or ""
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() == "bearer" and key and get_keys().api_key_valid(key.strip()):
+        return None
+    return _json(401, {"error": "a valid bearer key is required"}, {"WWW-Authenticate": "Bearer"})
+
+
+def _subject(raw_email: str) -> tuple[str | None, Response | None]:
+    from chalicelib.keys import get_keys
+    from chalicelib.models import normalise_email
+
+    try:
+        email = normalise_email(unquote(raw_email))
+    except ValueError as exc:
+        return None, _json(422, {"errors": {"email": str(exc)}})
+    return get_keys().subject_id(email), None
+
+
+@api.route("/api/contacts/{email}", methods=["GET"])
+def get_contact(email: str) -> Response:
+    from chalicelib.ledger import get_ledger, utc_now
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    subject, error = _subject(email)
+    if error is not None or subject is None:
+        return error or _json(422, {"errors": {"email": "is invalid"}})
+    contact = get_ledger().contact(subject, utc_now())
+    if contact is None:
+        return _json(404, {"error": "no such contact"})
+    return _json(200, contact)
+
+
+@api.route("/api/contacts/{email}/events", methods=["GET"])
+def get_contact_events(email: str) -> Response:
+    from chalicelib.ledger import get_ledger, utc_now
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    subject, error = _subject(email)
+    if error is not None or subject is None:
+        return error or _json(422, {"errors": {"email": "is invalid"}})
+    ledger = get_ledger()
+    now = utc_now()
+    if ledger.contact(subject, now) is None:
+        return _json(404, {"error": "no such contact"})
+    return _json(200, {"events": ledger.events(subject, now)})

@@ -1,0 +1,180 @@
+"""Shared fixtures: the app under chalice.test.Client, on moto, with the stage's real resources."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BASE_URL = "https://consent.test"
+API_KEY = "test-api-key-123"
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "CONSENTRY_BASE_URL": BASE_URL,
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+from chalice.test import Client  # noqa: E402
+
+from scripts.local_stack import provision  # noqa: E402
+
+STAGE_ENV = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"][
+    "environment_variables"
+]
+
+
+def _clear_caches() -> None:
+    from chalicelib import keys
+
+    keys.clear_cache()
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """A fresh moto account with the stage's resources made from resources.yaml."""
+    with mock_aws():
+        _clear_caches()
+        resources = provision("local", api_key=API_KEY)
+        yield resources
+    _clear_caches()
+
+
+class Visitor:
+    """The app seen from outside: HTTP requests, the mail queue, the sent mail, the table."""
+
+    def __init__(self, client: Client, resources: dict[str, str]) -> None:
+        self.client = client
+        self.resources = resources
+        self.sqs = boto3.client("sqs", region_name="eu-west-1")
+        self.ddb = boto3.client("dynamodb", region_name="eu-west-1")
+        self.ses_seen = 0
+
+    # -- HTTP ------------------------------------------------------------------------
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.client.http.get(path, headers=headers or {})
+
+    def post_form(self, path: str, fields: list[tuple[str, str]] | dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        body = urlencode(fields, doseq=True).encode()
+        return self.client.http.post(
+            path,
+            headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+            body=body,
+        )
+
+    def post_json(self, path: str, data: Any, headers: dict[str, str] | None = None) -> Any:
+        return self.client.http.post(
+            path, headers={"Content-Type": "application/json", **(headers or {})}, body=json.dumps(data).encode()
+        )
+
+    def api(self, path: str) -> Any:
+        return self.client.http.get(path, headers={"Authorization": f"Bearer {API_KEY}"})
+
+    def contact(self, email: str) -> dict[str, Any]:
+        response = self.api(f"/api/contacts/{email}")
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+    def events(self, email: str) -> list[dict[str, Any]]:
+        response = self.api(f"/api/contacts/{email}/events")
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)["events"]
+
+    def signup(self, email: str, purposes: tuple[str, ...] = ("newsletter", "offers"), **extra: str) -> Any:
+        fields: list[tuple[str, str]] = [("email", email)] + [("purposes", p) for p in purposes]
+        fields += list(extra.items())
+        response = self.post_form("/forms/newsletter", fields)
+        assert response.status_code == 200, response.body
+        return response
+
+    # -- the queue, as the SQS trigger would deliver it ----------------------------------
+    def queued(self) -> list[dict[str, Any]]:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.resources["queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        return answer.get("Messages", [])
+
+    def deliver(self, bodies: list[str]) -> Any:
+        event = self.client.events.generate_sqs_event(
+            queue_name=STAGE_ENV["CONSENTRY_MAIL_QUEUE"], message_bodies=bodies
+        )
+        return self.client.lambda_.invoke("mail_worker", event)
+
+    def run_mail_jobs(self) -> list[str]:
+        """Deliver every queued job to the consumer; return the bodies delivered."""
+        bodies = []
+        while messages := self.queued():
+            for message in messages:
+                self.deliver([message["Body"]])
+                bodies.append(message["Body"])
+                self.sqs.delete_message(
+                    QueueUrl=self.resources["queue_url"], ReceiptHandle=message["ReceiptHandle"]
+                )
+        return bodies
+
+    # -- mail, as moto's SES recorded it -------------------------------------------------
+    def sent_mail(self) -> list[EmailMessage]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"]
+        mails = []
+        for message in backend.sent_messages:
+            raw = getattr(message, "raw_data", None)
+            if raw is None:
+                continue
+            data = raw.encode() if isinstance(raw, str) else raw
+            mails.append(message_from_bytes(data, policy=policy.default))
+        return mails
+
+    def mail_to(self, email: str) -> list[EmailMessage]:
+        return [m for m in self.sent_mail() if email in str(m["To"])]
+
+    def confirm_link(self, email: str) -> str:
+        mails = self.mail_to(email)
+        assert mails, f"no mail was sent to {email}"
+        text = mails[-1].get_body(("plain",)).get_content()
+        match = re.search(re.escape(BASE_URL) + r"(/confirm/[A-Za-z0-9_.\-]+)", text)
+        assert match, text
+        return match.group(1)
+
+    # -- the table, read directly -------------------------------------------------------
+    def items(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        des = TypeDeserializer()
+        items = []
+        kwargs: dict[str, Any] = {"TableName": self.resources["table"]}
+        while True:
+            page = self.ddb.scan(**kwargs)
+            items += [{k: des.deserialize(v) for k, v in i.items()} for i in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@pytest.fixture
+def visitor(aws: dict[str, str]) -> Iterator[Visitor]:
+    import app as app_module
+
+    with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
+        yield Visitor(client, aws)
