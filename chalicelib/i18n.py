@@ -39,8 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "expired_title": "Deze link is verlopen",
         "expired": (
-            "Deze bevestigingslink is niet meer geldig. Meld u opnieuw aan om een nieuwe link"
-            " te ontvangen."
+            "Deze bevestigingslink is niet meer geldig. Meld u opnieuw aan om een nieuwe link te ontvangen."
         ),
         "new_link": "Opnieuw aanmelden",
         "invalid_title": "Ongeldige link",

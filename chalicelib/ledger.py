@@ -390,9 +390,7 @@ class Ledger:
     def _granted_by(self, subject: str, signup_id: str, purposes: Sequence[str]) -> bool:
         """Whether this signup already granted its purposes (read only on the failure path)."""
         states = self._states(subject)
-        return bool(purposes) and all(
-            states.get(p, {}).get("signup") == signup_id for p in purposes
-        )
+        return bool(purposes) and all(states.get(p, {}).get("signup") == signup_id for p in purposes)
 
     # -- reads ----------------------------------------------------------------------
 

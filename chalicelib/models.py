@@ -101,4 +101,4 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
-__all__ = ["SignupRequest", "ValidationError", "field_errors", "normalise_email", "LANGUAGES"]
+__all__ = ["LANGUAGES", "SignupRequest", "ValidationError", "field_errors", "normalise_email"]

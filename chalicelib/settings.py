@@ -58,7 +58,7 @@ def get_settings() -> Settings:
 
 @lru_cache(maxsize=8)
 def _build(values: tuple[str | None, ...]) -> Settings:
-    env = dict(zip(_KEYS, values))
+    env = dict(zip(_KEYS, values, strict=True))
 
     def required(key: str) -> str:
         value = env.get(key)

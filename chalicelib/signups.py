@@ -122,4 +122,4 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
     return True
 
 
-__all__ = ["SignupGone", "submit", "confirm", "read_confirm_token", "ConfirmLink", "SignupOutcome"]
+__all__ = ["ConfirmLink", "SignupGone", "SignupOutcome", "confirm", "read_confirm_token", "submit"]

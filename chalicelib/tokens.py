@@ -42,11 +42,16 @@ def load(kind: Kind, token: str, max_age: int | None = None) -> dict[str, Any]:
     """The payload of a valid token of this kind, or TokenError / TokenExpired."""
     if not token or len(token) > 2048:
         raise TokenError("malformed")
+    serializer = _serializer(kind)
     try:
-        payload = _serializer(kind).loads(token, max_age=max_age)
+        payload = serializer.loads(token, max_age=max_age)
     except SignatureExpired as exc:
         # The signature was good, only old: its payload may still choose the page's language.
-        raise TokenExpired(exc.payload) from exc
+        try:
+            old = serializer.load_payload(exc.payload) if exc.payload is not None else {}
+        except BadSignature:
+            old = {}
+        raise TokenExpired(old) from exc
     except BadSignature as exc:
         raise TokenError("invalid") from exc
     if not isinstance(payload, dict):

@@ -50,8 +50,13 @@ def _clear_caches() -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, str]]:
-    """A fresh moto account with the stage's resources made from resources.yaml."""
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A fresh moto account with the stage's resources made from resources.yaml.
+
+    The process also gets the local stage's environment, as chalice gives it to requests,
+    so tests can call the packaged modules directly (to mint a token, say)."""
+    for key, value in STAGE_ENV.items():
+        monkeypatch.setenv(key, value)
     with mock_aws():
         _clear_caches()
         resources = provision("local", api_key=API_KEY)
@@ -73,7 +78,9 @@ class Visitor:
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         return self.client.http.get(path, headers=headers or {})
 
-    def post_form(self, path: str, fields: list[tuple[str, str]] | dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    def post_form(
+        self, path: str, fields: list[tuple[str, str]] | dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Any:
         body = urlencode(fields, doseq=True).encode()
         return self.client.http.post(
             path,
@@ -83,7 +90,9 @@ class Visitor:
 
     def post_json(self, path: str, data: Any, headers: dict[str, str] | None = None) -> Any:
         return self.client.http.post(
-            path, headers={"Content-Type": "application/json", **(headers or {})}, body=json.dumps(data).encode()
+            path,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            body=json.dumps(data).encode(),
         )
 
     def api(self, path: str) -> Any:

@@ -31,8 +31,12 @@ def _not_found(lang: str) -> Response:
     cat = catalogue.load()
     t = MESSAGES[lang]
     return page(
-        "message.html", lang, status=404, controller=cat.controller,
-        title=t["not_found_title"], paragraphs=[t["not_found"]],
+        "message.html",
+        lang,
+        status=404,
+        controller=cat.controller,
+        title=t["not_found_title"],
+        paragraphs=[t["not_found"]],
     )
 
 
@@ -52,8 +56,13 @@ def show_form(form_id: str) -> Response:
         return _not_found("nl")
     lang = _form_lang(form)
     return page(
-        "form.html", lang, controller=cat.controller, texts=cat.texts_for(form, lang),
-        values={"purposes": []}, errors={}, frame_ancestors=form.frame_ancestors,
+        "form.html",
+        lang,
+        controller=cat.controller,
+        texts=cat.texts_for(form, lang),
+        values={"purposes": []},
+        errors={},
+        frame_ancestors=form.frame_ancestors,
     )
 
 
@@ -71,9 +80,17 @@ def submit_form(form_id: str) -> Response:
         return _json(404, {"error": "unknown form"}) if as_json else _not_found("nl")
     lang = _form_lang(form)
     if not origin_allowed(request, form.allowed_origins, get_settings().base_url):
-        return _json(403, {"error": "origin not allowed for this form"}) if as_json else page(
-            "message.html", lang, status=403, controller=cat.controller,
-            title="403", paragraphs=["Origin not allowed."],
+        return (
+            _json(403, {"error": "origin not allowed for this form"})
+            if as_json
+            else page(
+                "message.html",
+                lang,
+                status=403,
+                controller=cat.controller,
+                title="403",
+                paragraphs=["Origin not allowed."],
+            )
         )
     try:
         data = read_body(request, repeated=("purposes",))
@@ -81,8 +98,12 @@ def submit_form(form_id: str) -> Response:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
         return page(
-            "message.html", lang, status=exc.status, controller=cat.controller,
-            title=str(exc.status), paragraphs=[exc.message],
+            "message.html",
+            lang,
+            status=exc.status,
+            controller=cat.controller,
+            title=str(exc.status),
+            paragraphs=[exc.message],
         )
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
@@ -91,8 +112,13 @@ def submit_form(form_id: str) -> Response:
         if as_json:
             return _json(422, {"errors": outcome.errors})
         return page(
-            "form.html", lang, status=422, controller=cat.controller,
-            texts=cat.texts_for(form, lang), values=outcome.values, errors=outcome.errors,
+            "form.html",
+            lang,
+            status=422,
+            controller=cat.controller,
+            texts=cat.texts_for(form, lang),
+            values=outcome.values,
+            errors=outcome.errors,
             frame_ancestors=form.frame_ancestors,
         )
     if as_json:
@@ -101,8 +127,12 @@ def submit_form(form_id: str) -> Response:
         return Response(body="", status_code=303, headers={"Location": form.thank_you_url})
     t = MESSAGES[lang]
     return page(
-        "message.html", lang, controller=cat.controller, title=t["check_inbox_title"],
-        paragraphs=[t["check_inbox"]], frame_ancestors=form.frame_ancestors,
+        "message.html",
+        lang,
+        controller=cat.controller,
+        title=t["check_inbox_title"],
+        paragraphs=[t["check_inbox"]],
+        frame_ancestors=form.frame_ancestors,
     )
 
 
@@ -119,14 +149,25 @@ def _link_error(exc: Exception) -> Response:
         if isinstance(form_id, str) and cat.form(form_id):
             link = {"href": f"../forms/{form_id}?lang={lang}", "text": t["new_link"]}
         return page(
-            "message.html", lang, status=410, link_page=True, controller=cat.controller,
-            title=t["expired_title"], paragraphs=[t["expired"]], link=link,
+            "message.html",
+            lang,
+            status=410,
+            link_page=True,
+            controller=cat.controller,
+            title=t["expired_title"],
+            paragraphs=[t["expired"]],
+            link=link,
         )
     t = MESSAGES["nl"]
     te = MESSAGES["en"]
     return page(
-        "message.html", "nl", status=400, link_page=True, controller=cat.controller,
-        title=f"{t['invalid_title']} / {te['invalid_title']}", paragraphs=[t["invalid"], te["invalid"]],
+        "message.html",
+        "nl",
+        status=400,
+        link_page=True,
+        controller=cat.controller,
+        title=f"{t['invalid_title']} / {te['invalid_title']}",
+        paragraphs=[t["invalid"], te["invalid"]],
     )
 
 
@@ -165,7 +206,10 @@ def do_confirm(token: str) -> Response:
     cat = catalogue.load()
     t = MESSAGES[link.lang]
     return page(
-        "message.html", link.lang, link_page=True, controller=cat.controller,
+        "message.html",
+        link.lang,
+        link_page=True,
+        controller=cat.controller,
         title=t["confirmed_title"],
         paragraphs=[t["confirmed"] if granted else t["already_confirmed"], t["right_to_object"]],
     )

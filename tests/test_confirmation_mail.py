@@ -1,0 +1,74 @@
+"""The mail job: one confirmation mail per signup, with only the request, controller and link."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib import catalogue
+
+
+def test_the_queued_job_holds_no_address(visitor):
+    visitor.signup("queue.private@example.com")
+    (message,) = visitor.queued()
+    assert "queue.private" not in message["Body"]
+    assert set(json.loads(message["Body"])) == {"kind", "subject", "signup"}
+
+
+def test_one_confirmation_mail_in_the_signup_language(visitor):
+    visitor.post_form(
+        "/forms/newsletter",
+        [("email", "quinn@example.com"), ("name", "Quinn"), ("lang", "en"), ("purposes", "newsletter")],
+    )
+    assert visitor.sent_mail() == []  # the form never waits for SES
+    visitor.run_mail_jobs()
+    (mail,) = visitor.mail_to("quinn@example.com")
+    controller = catalogue.load().controller
+    assert mail["Subject"] == f"Confirm your signup with {controller.name}"
+    assert mail["From"] == "Consentry Demo <aanmelden@consentry.example>"
+    text = mail.get_body(("plain",)).get_content()
+    assert text.startswith("Dear Quinn,")
+    assert catalogue.load().purposes["newsletter"].texts["en"] in text
+    assert "offers" not in text.lower()
+    assert "https://consent.test/confirm/" in text
+    assert controller.name in text and controller.address in text
+    events = [e["type"] for e in visitor.events("quinn@example.com")]
+    assert events == ["signup_requested", "confirmation_sent"]
+
+
+def test_the_confirmation_mail_has_no_advertising_images_or_tracking(visitor):
+    """LAW 8: the request, the controller and the link; nothing else."""
+    visitor.signup("rosa@example.com")
+    visitor.run_mail_jobs()
+    (mail,) = visitor.mail_to("rosa@example.com")
+    html = mail.get_body(("html",)).get_content().lower()
+    assert "<img" not in html and "<script" not in html and "url(" not in html
+    links = [part.split('"')[0] for part in html.split('href="')[1:]]
+    assert len(links) == 1 and links[0].startswith("https://consent.test/confirm/")
+    assert mail.get_body(("plain",)).get_content().count("http") == 1
+    for header in ("List-Unsubscribe", "X-Campaign", "X-Mailgun-Track"):
+        assert header not in mail
+
+
+def test_a_redelivered_job_sends_no_second_mail(visitor):
+    visitor.signup("sam@example.com")
+    (message,) = visitor.queued()
+    visitor.deliver([message["Body"]])
+    visitor.deliver([message["Body"]])
+    assert len(visitor.mail_to("sam@example.com")) == 1
+    types = [e["type"] for e in visitor.events("sam@example.com")]
+    assert types.count("confirmation_sent") == 1
+
+
+def test_two_signups_get_two_mails(visitor):
+    visitor.signup("tim@example.com", purposes=("newsletter",))
+    visitor.signup("tim@example.com", purposes=("offers",))
+    visitor.run_mail_jobs()
+    assert len(visitor.mail_to("tim@example.com")) == 2
+
+
+def test_a_poisoned_job_fails_so_the_queue_can_dead_letter_it(visitor):
+    import pytest
+
+    with pytest.raises(Exception):
+        visitor.deliver(["not json"])
+    assert visitor.sent_mail() == []
