@@ -1,0 +1,444 @@
+"""The `make run` local stack: Consentry on moto, with no AWS account.
+
+moto's server runs in this process on loopback; the stage's resources come from the same
+`.chalice/resources.yaml` that production uses; `chalice local` serves the app; a thread
+drains the mail queue into the app's SQS handler the way a Lambda trigger would, so a
+confirmation mail shows up within a second; a small page shows the mail sent.
+
+`provision()` is importable on its own: the tests call it under `moto.mock_aws()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import html
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / ".chalice" / "resources.yaml"
+CONFIG = ROOT / ".chalice" / "config.json"
+SENDER_DOMAIN = "consentry.example"
+READY_LINE = "Consentry local stack ready"
+# moto's CloudFormation skips these types (and warns on every DescribeStacks):
+# provision() leaves them out of the stack and creates them with boto3 directly.
+MOTO_CANNOT_CREATE = {"AWS::SecretsManager::Secret"}
+
+# Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
+log = logging.getLogger("local_stack")
+
+
+def _region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that reads the short intrinsic forms (!Ref, !Sub, !GetAtt)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def moto_template() -> str:
+    """resources.yaml as JSON, minus what moto's CloudFormation cannot create."""
+    template = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+    resources = template["Resources"]
+    left_out = {name for name, r in resources.items() if r["Type"] in MOTO_CANNOT_CREATE}
+    for name in left_out:
+        del resources[name]
+    template["Outputs"] = {
+        key: out
+        for key, out in template.get("Outputs", {}).items()
+        if not any(f'"{name}"' in json.dumps(out) for name in left_out)
+    }
+    return json.dumps(template)
+
+
+def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str, str]:
+    """Create the stage's resources in moto (in-process or server) and fill in what
+    moto's CloudFormation leaves out, so the app finds what production has."""
+    region = _region()
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=region)
+
+    stack = f"consentry-{stage}"
+    cfn = client("cloudformation")
+    try:
+        cfn.create_stack(
+            StackName=stack,
+            TemplateBody=moto_template(),
+            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+        )
+    except ClientError as exc:
+        if _error_code(exc) != "AlreadyExistsException":
+            raise
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
+
+    table = f"consentry-{stage}"
+    ddb = client("dynamodb")
+    # moto's CloudFormation ignores TimeToLiveSpecification and PointInTimeRecovery.
+    try:
+        ddb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+    except ClientError as exc:
+        if "already enabled" not in str(exc).lower():
+            raise
+    ddb.update_continuous_backups(
+        TableName=table,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+
+    # The secret is not in moto's stack (MOTO_CANNOT_CREATE). On AWS the stack generates
+    # master_key and ops add the API keys; here both are put explicitly.
+    secret_id = f"consentry/{stage}/keys"
+    value = json.dumps({"master_key": secrets.token_hex(32), "api_keys": [api_key]})
+    sm = client("secretsmanager")
+    try:
+        secret_arn = sm.put_secret_value(SecretId=secret_id, SecretString=value)["ARN"]
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
+        secret_arn = sm.create_secret(Name=secret_id, SecretString=value)["ARN"]
+
+    # SES refuses to send from an unverified domain; verify it for both API versions.
+    client("ses").verify_domain_identity(Domain=SENDER_DOMAIN)
+    try:
+        client("sesv2").create_email_identity(EmailIdentity=SENDER_DOMAIN)
+    except ClientError as exc:
+        if _error_code(exc) != "AlreadyExistsException":
+            raise
+
+    sqs = client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"consentry-{stage}-mail")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return {
+        "stack": stack,
+        "region": region,
+        "table": table,
+        "queue_url": queue_url,
+        "queue_arn": queue_arn,
+        "dlq_url": sqs.get_queue_url(QueueName=f"consentry-{stage}-mail-dlq")["QueueUrl"],
+        "secret_id": secret_id,
+        "secret_arn": secret_arn,
+    }
+
+
+# --- the runner -----------------------------------------------------------------------
+
+
+def _apply_stage_env(stage: str) -> None:
+    """Give this process the stage's environment, as chalice local gives its requests."""
+    config = json.loads(CONFIG.read_text(encoding="utf-8"))
+    env = {**config.get("environment_variables", {})}
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    for key, value in env.items():
+        if key != "CONSENTRY_BASE_URL" or key not in os.environ:
+            os.environ[key] = value
+
+
+def _sqs_event(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event a Lambda SQS trigger delivers for one message."""
+    attributes = {
+        name: {"stringValue": a.get("StringValue"), "dataType": a["DataType"]}
+        for name, a in message.get("MessageAttributes", {}).items()
+    }
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    return {"Records": [record]}
+
+
+def _drain(
+    handler: Callable[[dict[str, Any], Any], Any],
+    resources: dict[str, str],
+    stop: threading.Event,
+) -> None:
+    """Feed the mail queue to the app's handler; a failed job stays for redelivery, so
+    the redrive policy moves a poisoned one to the DLQ as on AWS."""
+    sqs = boto3.client("sqs", region_name=resources["region"])
+    while not stop.is_set():
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=resources["queue_url"],
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        except (BotoCoreError, ClientError) as exc:
+            if not stop.is_set():
+                log.warning("mail queue receive failed: %s", type(exc).__name__)
+                stop.wait(1)
+            continue
+        for message in messages:
+            try:
+                handler(
+                    _sqs_event(message, resources["queue_arn"], resources["region"]),
+                    None,
+                )
+            except Exception as exc:
+                # Type and place only: the body and the error text may hold an address.
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                log.warning(
+                    "mail job %s failed (receive %s): %s at %s:%s; left for redelivery",
+                    message["MessageId"],
+                    message.get("Attributes", {}).get("ApproximateReceiveCount", "?"),
+                    type(exc).__name__,
+                    Path(frame.filename).name,
+                    frame.lineno,
+                )
+                continue
+            sqs.delete_message(QueueUrl=resources["queue_url"], ReceiptHandle=message["ReceiptHandle"])
+
+
+_URL = re.compile(r"(https?://[^\s<>\"']+)")
+
+
+def _mails(moto_url: str) -> list[dict[str, str]]:
+    """SES messages moto holds, newest first, as to/subject/body text."""
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as answer:
+        ses = json.load(answer).get("ses", {})
+    mails = []
+    for m in ses.get("Message", []):  # SendEmail / SESv2 Simple
+        to = ", ".join(a for addrs in m.get("destinations", {}).values() for a in addrs)
+        mails.append({"to": to, "subject": m.get("subject", ""), "body": m.get("body", "")})
+    for m in ses.get("RawMessage", []):  # SendRawEmail / SESv2 Raw: the whole MIME text
+        msg = email.message_from_string(m.get("raw_data", ""), policy=email.policy.default)
+        part = msg.get_body(preferencelist=("plain", "html"))
+        body = part.get_content() if part is not None else ""
+        to = str(msg.get("To") or ", ".join(m.get("destinations", [])))
+        mails.append({"to": to, "subject": str(msg.get("Subject", "")), "body": body})
+    # data.json keeps each kind in send order; ids carry no time, so kinds stay grouped.
+    return mails[::-1]
+
+
+def _mail_page(moto_url: str) -> str:
+    def linkify(text: str) -> str:
+        parts = _URL.split(text)
+        return "".join(
+            f'<a href="{html.escape(p)}">{html.escape(p)}</a>' if i % 2 else html.escape(p)
+            for i, p in enumerate(parts)
+        )
+
+    items = "".join(
+        f"<article><h2>{html.escape(m['subject'])}</h2><p>To: {html.escape(m['to'])}</p>"
+        f"<pre>{linkify(m['body'])}</pre></article>"
+        for m in _mails(moto_url)
+    )
+    return (
+        "<!doctype html><meta charset=utf-8><title>Consentry local mail</title>"
+        "<style>body{font-family:sans-serif;max-width:50rem;margin:auto}"
+        "article{border-bottom:1px solid #ccc}pre{white-space:pre-wrap}</style>"
+        f"<h1>Mail sent (newest first)</h1>{items or '<p>No mail yet.</p>'}"
+    )
+
+
+def _mail_viewer(port: int, moto_url: str) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                page, status = _mail_page(moto_url).encode(), 200
+            except (OSError, ValueError) as exc:
+                page, status = html.escape(f"moto unreachable: {exc}").encode(), 502
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+_REQUEST_LINE = re.compile(r'"([A-Z]+) (/[^/ ?"]*)[^ "]* (HTTP/[\d.]+)"')
+
+
+def _relay(stream: Any, out: Any) -> None:
+    """Copy chalice local's output, cutting request paths to their first segment:
+    the rest holds tokens and addresses."""
+    for line in stream:
+        out.write(_REQUEST_LINE.sub(r'"\1 \2/... \3"', line))
+        out.flush()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_ready(url: str, chalice: subprocess.Popen[str], stop: threading.Event) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not stop.is_set() and chalice.poll() is None:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return True
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def _stop_chalice(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    """Run the stack until Ctrl-C or SIGTERM; stop everything it started."""
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    log.setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's line per request
+    port = int(os.environ.get("PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT", "5000"))
+    mail_port = int(os.environ.get("MAIL_PORT", "8025"))
+    api_key = os.environ.get("CONSENTRY_API_KEY") or "local-dev-key"
+    app_url = f"http://127.0.0.1:{port}"
+    moto_url = f"http://127.0.0.1:{moto_port}"
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    busy = [p for p in (port, moto_port, mail_port) if not _port_free(p)]
+    if busy:
+        print(f"port(s) in use on 127.0.0.1: {busy}", file=sys.stderr)
+        return 1
+
+    # Fake credentials always: the local stack must never reach a real account.
+    os.environ.update(
+        AWS_ENDPOINT_URL=moto_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="eu-west-1",
+        CONSENTRY_BASE_URL=app_url,
+    )
+    for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
+        os.environ.pop(var, None)
+
+    from moto.server import ThreadedMotoServer
+
+    with contextlib.ExitStack() as running:
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto.start()
+        running.callback(moto.stop)
+
+        resources = provision("local", api_key)
+        if stop.is_set():
+            return 0
+        _apply_stage_env("local")
+        sys.path.insert(0, str(ROOT))
+        import app  # only now: the app reads the stage env
+
+        # No autoreload: its stat() poller walks the whole tree (.venv too) every second
+        # and restarts on any write in it (caches, .pyc); and the mail worker in this
+        # process could not follow a reload anyway. Restart `make run` after code changes.
+        chalice_cmd = [str(Path(sys.executable).with_name("chalice")), "local"]
+        chalice_cmd += ["--stage", "local", "--host", "127.0.0.1", "--port", str(port)]
+        chalice = subprocess.Popen(
+            [*chalice_cmd, "--no-autoreload"],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            text=True,
+            errors="replace",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        running.callback(_stop_chalice, chalice)
+        for stream, out in ((chalice.stdout, sys.stdout), (chalice.stderr, sys.stderr)):
+            threading.Thread(target=_relay, args=(stream, out), daemon=True).start()
+
+        drainer = threading.Thread(target=_drain, args=(app.mail_worker, resources, stop))
+        drainer.start()
+        running.callback(drainer.join, 5)
+        running.callback(stop.set)
+
+        viewer = _mail_viewer(mail_port, moto_url)
+        threading.Thread(target=viewer.serve_forever, daemon=True).start()
+        running.callback(viewer.server_close)
+        running.callback(viewer.shutdown)
+
+        if not _wait_ready(f"{app_url}/forms/newsletter", chalice, stop):
+            if stop.is_set():
+                return 0
+            print("chalice local did not answer within 30 s", file=sys.stderr)
+            return 1
+        print(
+            f"\n  form:      {app_url}/forms/newsletter\n"
+            f"  API:       {app_url}/api/  (Authorization: Bearer {api_key})\n"
+            f"  moto:      {moto_url}/moto-api/data.json\n"
+            f"  mail sent: http://127.0.0.1:{mail_port}/\n\n{READY_LINE}  (Ctrl-C stops it)",
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            if chalice.poll() is not None and not stop.wait(0.5):  # not a Ctrl-C
+                print(f"chalice local exited ({chalice.returncode})", file=sys.stderr)
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
