@@ -6,7 +6,9 @@ transaction as the state it causes, so state and evidence never disagree. Items:
     S#<subject> PROFILE                      address, name, language
     S#<subject> PENDING#<signup>             an unconfirmed signup (TTL)
     S#<subject> P#<purpose>                  granted | withdrawn, basis, since (+ audience keys)
+    S#<subject> PROFILING                    objected | allowed, since
     S#<subject> E#<utc>#<signup>#<suffix>    one event with its evidence
+    SUPPRESS#<subject> SUPPRESS              reason and date; no address
     TEXT#<version> TEXT                      the exact consent text, stored once
 
 A pending-only person's profile and events carry ``expires_at`` and vanish after the
@@ -107,6 +109,11 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 def _pk(subject: str) -> str:
     return f"S#{subject}"
+
+
+def _suppression_key(subject: str) -> dict[str, Any]:
+    """Suppression markers live outside the person's partition so erasure leaves them."""
+    return _item(pk=f"SUPPRESS#{subject}", sk="SUPPRESS")
 
 
 def _event_sk(at: str, signup_id: str, suffix: str) -> str:
@@ -440,12 +447,15 @@ class Ledger:
     def contact(self, subject: str, now: datetime) -> dict[str, Any] | None:
         """Profile, per-purpose state and pending signups; None for nobody (or expired)."""
         profile: dict[str, Any] | None = None
+        profiling: dict[str, Any] | None = None
         states: dict[str, dict[str, Any]] = {}
         pending: list[dict[str, Any]] = []
         for item in self._query(subject, "P"):
             sk = item["sk"]
             if sk == "PROFILE":
                 profile = item
+            elif sk == "PROFILING":
+                profiling = item
             elif sk.startswith("P#"):
                 states[sk[2:]] = item
             elif sk.startswith("PENDING#") and int(item["expires_at"]) > now.timestamp():
@@ -473,7 +483,14 @@ class Ledger:
             "name": profile.get("name"),
             "lang": profile.get("lang"),
             "purposes": dict(sorted(purposes.items())),
+            "profiling": (profiling or {}).get("state", "allowed"),
+            "suppressed": self.suppression(subject) is not None,
         }
+
+    def suppression(self, subject: str) -> dict[str, Any] | None:
+        """The suppression marker of a subject, if any: reason and date, never an address."""
+        answer = self._db.get_item(TableName=self._table, Key=_suppression_key(subject), ConsistentRead=True)
+        return _plain(answer["Item"]) if "Item" in answer else None
 
     def events(self, subject: str, now: datetime) -> list[dict[str, Any]]:
         """Every event, oldest first, each consent event with the exact text it shows."""

@@ -29,7 +29,8 @@ def test_contact_shape_matches_the_contract(visitor):
         "/forms/newsletter", [("email", "edo@example.com"), ("name", "Edo"), ("purposes", "newsletter")]
     )
     contact = visitor.contact("EDO@example.com".lower())
-    assert set(contact) >= {"email", "name", "lang", "purposes"}
+    assert set(contact) == {"email", "name", "lang", "purposes", "profiling", "suppressed"}
+    assert (contact["profiling"], contact["suppressed"]) == ("allowed", False)
     (state,) = contact["purposes"].values()
     assert set(state) == {"status", "basis", "since"}
     assert state["since"].endswith("Z")
