@@ -56,6 +56,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             " en wordt uw adres na {days} dagen gewist."
         ),
         "mail_expiry": "De link is {days} dagen geldig.",
+        "throttled_title": "Even geduld",
+        "throttled": "Er komen te veel aanmeldingen van dit netwerk. Probeer het over een uur opnieuw.",
     },
     "en": {
         "form_title": "Sign up",
@@ -106,6 +108,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             " address is erased after {days} days."
         ),
         "mail_expiry": "The link is valid for {days} days.",
+        "throttled_title": "Please wait",
+        "throttled": "Too many signups are coming from this network. Please try again in an hour.",
     },
 }
 

@@ -52,6 +52,27 @@ class AlreadyConfirmed(LedgerError):
     """The signup was confirmed before: nothing new to record."""
 
 
+class RateLimited(LedgerError):
+    """A rate counter is at its cap; ``counter`` names which one. Nothing was written."""
+
+    def __init__(self, counter: str) -> None:
+        super().__init__(counter)
+        self.counter = counter
+
+
+@dataclass(frozen=True)
+class RateCap:
+    """A counter written in the same transaction as the signup: at most ``limit`` per window.
+
+    Keys are keyed hashes (per address, per IP), never a global hot key."""
+
+    name: str
+    key: str
+    limit: int
+    window_seconds: int
+    keep_seconds: int
+
+
 @dataclass(frozen=True)
 class Evidence:
     """How a request reached us, as API Gateway reports it (never a client header)."""
@@ -145,8 +166,13 @@ class Ledger:
         evidence: Evidence,
         now: datetime,
         retention_seconds: int,
+        caps: Sequence[RateCap] = (),
     ) -> Signup:
-        """Pending state, one signup_requested event per purpose, and the texts: one call."""
+        """Pending state, one signup_requested event per purpose, and the texts: one call.
+
+        Each cap's counter is incremented in the same transaction, on condition that it is
+        below its limit: a capped signup writes nothing and raises RateLimited.
+        """
         signup_id = new_id()
         at = iso(now)
         expires = int(now.timestamp()) + retention_seconds
@@ -213,8 +239,43 @@ class Ledger:
                 }
             )
             ops.append(self._text_snapshot(text, form_id, at))
-        self._db.transact_write_items(TransactItems=ops)
+        counters = [self._rate_counter(cap, now) for cap in caps]
+        self._transact_with_counters(counters + ops, [cap.name for cap in caps])
         return Signup(signup_id, subject, at, purposes)
+
+    def _rate_counter(self, cap: RateCap, now: datetime) -> dict[str, Any]:
+        window = int(now.timestamp()) // cap.window_seconds
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item(pk=f"RATE#{cap.name}#{cap.key}#{window}", sk="RATE"),
+                "UpdateExpression": "ADD n :one SET expires_at = if_not_exists(expires_at, :exp)",
+                "ConditionExpression": "attribute_not_exists(n) OR n < :limit",
+                "ExpressionAttributeValues": _item(
+                    **{
+                        ":one": 1,
+                        ":limit": cap.limit,
+                        ":exp": (window + 1) * cap.window_seconds + cap.keep_seconds,
+                    }
+                ),
+            }
+        }
+
+    def _transact_with_counters(self, ops: list[dict[str, Any]], counter_names: list[str]) -> None:
+        """Run a transaction whose first items are rate counters; retry one write conflict."""
+        for attempt in (1, 2):
+            try:
+                self._db.transact_write_items(TransactItems=ops)
+                return
+            except self._db.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons") or []
+                codes = [r.get("Code") for r in reasons]
+                for index, name in enumerate(counter_names):
+                    if index < len(codes) and codes[index] == "ConditionalCheckFailed":
+                        raise RateLimited(name) from exc
+                if attempt == 1 and "TransactionConflict" in codes:
+                    continue
+                raise
 
     def _text_snapshot(self, text: ConsentText, form_id: str, at: str) -> dict[str, Any]:
         """Store a text once under its version; an existing snapshot is never overwritten."""

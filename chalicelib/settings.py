@@ -27,6 +27,9 @@ class Settings:
     region: str
     pending_days: int
     confirm_token_days: int
+    mails_per_address_per_day: int
+    signups_per_ip_per_hour: int
+    rate_counter_hours: int
 
     @property
     def pending_seconds(self) -> int:
@@ -48,6 +51,9 @@ _KEYS = (
     "AWS_REGION",
     "CONSENTRY_PENDING_DAYS",
     "CONSENTRY_CONFIRM_TOKEN_DAYS",
+    "CONSENTRY_MAILS_PER_ADDRESS_PER_DAY",
+    "CONSENTRY_SIGNUPS_PER_IP_PER_HOUR",
+    "CONSENTRY_RATE_COUNTER_HOURS",
 )
 
 
@@ -66,15 +72,17 @@ def _build(values: tuple[str | None, ...]) -> Settings:
             raise SettingsError(f"{key} is not set")
         return value
 
-    def days(key: str, default: int) -> int:
+    def number(key: str, default: int, highest: int = 3650) -> int:
         raw = env.get(key) or str(default)
         try:
             value = int(raw)
         except ValueError as exc:
-            raise SettingsError(f"{key} must be a whole number of days") from exc
-        if not 1 <= value <= 3650:
-            raise SettingsError(f"{key} must be between 1 and 3650")
+            raise SettingsError(f"{key} must be a whole number") from exc
+        if not 1 <= value <= highest:
+            raise SettingsError(f"{key} must be between 1 and {highest}")
         return value
+
+    days = number
 
     pending_days = days("CONSENTRY_PENDING_DAYS", 30)
     confirm_days = days("CONSENTRY_CONFIRM_TOKEN_DAYS", 7)
@@ -91,4 +99,7 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
         pending_days=pending_days,
         confirm_token_days=confirm_days,
+        mails_per_address_per_day=number("CONSENTRY_MAILS_PER_ADDRESS_PER_DAY", 3, 10),
+        signups_per_ip_per_hour=number("CONSENTRY_SIGNUPS_PER_IP_PER_HOUR", 30, 1_000_000),
+        rate_counter_hours=number("CONSENTRY_RATE_COUNTER_HOURS", 48, 24 * 31),
     )

@@ -13,6 +13,8 @@ from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
     Evidence,
+    RateCap,
+    RateLimited,
     SignupGone,
     get_ledger,
     utc_now,
@@ -28,6 +30,7 @@ class SignupOutcome:
     accepted: bool
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
+    throttled: bool = False
 
 
 def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evidence) -> SignupOutcome:
@@ -52,21 +55,38 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     lang = signup.lang if signup.lang in form.languages else lang
     cat = catalogue.load()
     texts = [cat.purposes[p].consent_text(lang) for p in signup.purposes]
-    subject = get_keys().subject_id(signup.email)
-    settings = get_settings()
-    recorded = get_ledger().record_signup(
-        subject=subject,
-        email=signup.email,
-        name=signup.name,
-        lang=lang,
-        form_id=form.id,
-        texts=texts,
-        evidence=evidence,
-        now=utc_now(),
-        retention_seconds=settings.pending_seconds,
-    )
+    keys = get_keys()
+    subject = keys.subject_id(signup.email)
+    try:
+        recorded = get_ledger().record_signup(
+            subject=subject,
+            email=signup.email,
+            name=signup.name,
+            lang=lang,
+            form_id=form.id,
+            texts=texts,
+            evidence=evidence,
+            now=utc_now(),
+            retention_seconds=get_settings().pending_seconds,
+            caps=signup_caps(subject, evidence.ip),
+        )
+    except RateLimited as exc:
+        # Over the per-address cap: the same answer as always, and no mail (no list bombing).
+        # Over the per-IP cap: a 429, which tells nothing about the address.
+        return SignupOutcome(exc.counter == "mail", throttled=exc.counter == "ip")
     jobs.enqueue(jobs.confirmation_job(subject, recorded.id))
     return SignupOutcome(True)
+
+
+def signup_caps(subject: str, ip: str | None) -> list[RateCap]:
+    """At most N confirmation mails per address per day; a per-IP signup limit per hour."""
+    settings = get_settings()
+    keep = settings.rate_counter_hours * 3600
+    caps = [RateCap("mail", subject, settings.mails_per_address_per_day, 86400, keep)]
+    if ip:
+        ip_key = get_keys().subject_id(f"ip:{ip}")
+        caps.append(RateCap("ip", ip_key, settings.signups_per_ip_per_hour, 3600, keep))
+    return caps
 
 
 @dataclass(frozen=True)

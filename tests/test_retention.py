@@ -11,7 +11,7 @@ DAY = 86400
 def _by_kind(items):
     kinds = {}
     for item in items:
-        if item["pk"].startswith("TEXT#"):
+        if item["pk"].startswith(("TEXT#", "RATE#")):
             continue
         sk = item["sk"]
         kind = "event" if sk.startswith("E#") else sk.split("#")[0]
@@ -74,3 +74,12 @@ def test_an_expired_pending_person_is_gone_even_before_ttl_deletes_it(visitor):
     assert visitor.api("/api/contacts/cas@example.com").status_code == 404
     visitor.run_mail_jobs()
     assert visitor.sent_mail() == []  # nor does a late job mail an expired signup
+
+
+def test_rate_counters_expire_within_their_window_plus_the_keep_period(visitor):
+    visitor.signup("dan@example.com")
+    counters = [i for i in visitor.items() if i["pk"].startswith("RATE#")]
+    assert {c["pk"].split("#")[1] for c in counters} == {"mail", "ip"}
+    for counter in counters:
+        assert time.time() < int(counter["expires_at"]) <= time.time() + DAY + 48 * 3600
+        assert "dan" not in counter["pk"] and "127.0.0.1" not in counter["pk"]

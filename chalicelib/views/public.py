@@ -108,6 +108,18 @@ def submit_form(form_id: str) -> Response:
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
     outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
+    if outcome.throttled:
+        t = MESSAGES[lang]
+        if as_json:
+            return _json(429, {"error": "too many signups from this network"}, {"Retry-After": "3600"})
+        return page(
+            "message.html",
+            lang,
+            status=429,
+            controller=cat.controller,
+            title=t["throttled_title"],
+            paragraphs=[t["throttled"]],
+        )
     if not outcome.accepted:
         if as_json:
             return _json(422, {"errors": outcome.errors})
