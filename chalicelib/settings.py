@@ -8,6 +8,7 @@ values) rather than once at import.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,6 +28,8 @@ class Settings:
     region: str
     pending_days: int
     confirm_token_days: int
+    unsubscribe_mailto: str | None = None
+    ses_configuration_set: str | None = None
 
     @property
     def pending_seconds(self) -> int:
@@ -48,7 +51,12 @@ _KEYS = (
     "AWS_REGION",
     "CONSENTRY_PENDING_DAYS",
     "CONSENTRY_CONFIRM_TOKEN_DAYS",
+    "CONSENTRY_UNSUBSCRIBE_MAILTO",
+    "CONSENTRY_SES_CONFIGURATION_SET",
 )
+# A bare address for the mailto: of List-Unsubscribe; it ends up inside a mail header.
+_MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_CONFIG_SET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def get_settings() -> Settings:
@@ -81,6 +89,12 @@ def _build(values: tuple[str | None, ...]) -> Settings:
     if confirm_days > pending_days:
         raise SettingsError("CONSENTRY_CONFIRM_TOKEN_DAYS may not exceed CONSENTRY_PENDING_DAYS")
     base_url = (env.get("CONSENTRY_BASE_URL") or "").rstrip("/") or None
+    mailto = env.get("CONSENTRY_UNSUBSCRIBE_MAILTO") or None
+    if mailto and not _MAILTO.match(mailto):
+        raise SettingsError("CONSENTRY_UNSUBSCRIBE_MAILTO must be a bare address (name@domain)")
+    config_set = env.get("CONSENTRY_SES_CONFIGURATION_SET") or None
+    if config_set and not _CONFIG_SET.match(config_set):
+        raise SettingsError("CONSENTRY_SES_CONFIGURATION_SET must be an SES configuration set name")
     return Settings(
         stage=required("CONSENTRY_STAGE"),
         table_name=required("CONSENTRY_TABLE"),
@@ -91,4 +105,6 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
         pending_days=pending_days,
         confirm_token_days=confirm_days,
+        unsubscribe_mailto=mailto,
+        ses_configuration_set=config_set,
     )
