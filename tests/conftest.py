@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -241,6 +242,23 @@ class Visitor:
             message=json.dumps(notification), subject="Amazon SES Email Event Notification"
         )
         return self.client.lambda_.invoke("ses_feedback", event)
+
+    @contextlib.contextmanager
+    def dynamodb_calls(self) -> Iterator[list[str]]:
+        """The DynamoDB operations the app makes meanwhile, observed on its own client."""
+        from chalicelib.ledger import _client
+
+        calls: list[str] = []
+        client = _client("eu-west-1")
+
+        def record(model: Any, **_: Any) -> None:
+            calls.append(model.name)
+
+        client.meta.events.register("before-call.dynamodb", record)
+        try:
+            yield calls
+        finally:
+            client.meta.events.unregister("before-call.dynamodb", record)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,22 +18,6 @@ def _statuses(visitor, email):
 
 def _types(visitor, email):
     return [e["type"] for e in visitor.events(email)]
-
-
-@pytest.fixture
-def dynamodb_calls(visitor) -> Iterator[list[str]]:
-    """The DynamoDB operations the app makes, observed on its own client."""
-    from chalicelib.ledger import _client
-
-    calls: list[str] = []
-    client = _client("eu-west-1")
-
-    def record(model, **_):
-        calls.append(model.name)
-
-    client.meta.events.register("before-call.dynamodb", record)
-    yield calls
-    client.meta.events.unregister("before-call.dynamodb", record)
 
 
 def test_keeping_one_purpose_withdraws_the_other(visitor):
@@ -103,11 +86,13 @@ def test_everything_withdraws_every_purpose_and_suppresses(visitor):
     assert marker["reason"] == "unsubscribed"
 
 
-def test_one_post_with_several_changes_is_one_transaction_with_an_event_each(visitor, dynamodb_calls):
+def test_one_post_with_several_changes_is_one_transaction_with_an_event_each(visitor):
     visitor.subscribed("gert@example.com")
     path = visitor.unsubscribe_path("gert@example.com")
-    dynamodb_calls.clear()
-    visitor.post_form(path, [("form", "preferences"), ("purposes", "newsletter"), ("profiling", "object")])
+    with visitor.dynamodb_calls() as dynamodb_calls:
+        visitor.post_form(
+            path, [("form", "preferences"), ("purposes", "newsletter"), ("profiling", "object")]
+        )
     assert dynamodb_calls.count("TransactWriteItems") == 1
     assert "Scan" not in dynamodb_calls
     events = visitor.events("gert@example.com")[-2:]
