@@ -95,7 +95,7 @@ def _subject(address: str) -> str | None:
 
 
 def handle_notification(message: str) -> int:
-    """Record one SNS message from SES; returns how many recipients it changed.
+    """Record one SNS message from SES; returns how many recipients it recorded.
 
     Storage errors propagate, so Lambda retries the message.
     """
@@ -104,7 +104,7 @@ def handle_notification(message: str) -> int:
         log.info("feedback ignored", extra={"reason": "not a bounce or complaint"})
         return 0
     ledger = get_ledger()
-    changed = 0
+    recorded = 0
     for address in feedback.recipients:
         subject = _subject(address)
         if subject is None:
@@ -127,7 +127,7 @@ def handle_notification(message: str) -> int:
                 details=feedback.details,
                 now=utc_now(),
             )
-        changed += 1
+        recorded += 1
         log.info(
             "feedback recorded",
             extra={
@@ -138,4 +138,4 @@ def handle_notification(message: str) -> int:
                 "suppressed": said.suppressed,
             },
         )
-    return changed
+    return recorded

@@ -7,7 +7,7 @@ catalogue and Jinja2, not for boto3 or pydantic.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -15,6 +15,10 @@ from chalicelib import catalogue
 from chalicelib.i18n import MESSAGES, choose_language
 from chalicelib.pages import page
 from chalicelib.web import FORM, JSON, BadRequest, origin_allowed, read_body, wants_json
+
+if TYPE_CHECKING:
+    from chalicelib.ledger import SaidNo, Standing
+    from chalicelib.preferences import ManageLink
 
 public = Blueprint(__name__)
 
@@ -232,7 +236,7 @@ def _page_lang(lang: str) -> str:
 
 
 def _preferences_page(
-    standing: Any,
+    standing: Standing,
     *,
     status: int = 200,
     notices: tuple[str, ...] = (),
@@ -352,7 +356,7 @@ def unsubscribe(token: str) -> Response:
     return _preferences_page(said.standing, notices=tuple(notices))
 
 
-def _unsubscribed_page(said: Any, link: Any, token: str) -> Response:
+def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
     """The one-click answer: a short page, 200, nothing to click, no cookie."""
     cat = catalogue.load()
     lang = _page_lang(said.standing.lang if said.standing else "nl")
