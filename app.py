@@ -1,4 +1,5 @@
-"""Consentry: registers the blueprints, the request middleware and the queue consumer."""
+"""Consentry: registers the blueprints, the request middleware, the mail queue consumer and
+the SES feedback handler; nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from chalice import Chalice, Response
-from chalice.app import Request, SQSEvent
+from chalice.app import Request, SNSEvent, SQSEvent
 
 from chalicelib import logs
 from chalicelib.views.api import api
@@ -22,6 +23,8 @@ access_log = logging.getLogger("consentry.access")
 
 # The queue's name is fixed at deploy time: `make deploy STAGE=…` exports it from the stage.
 MAIL_QUEUE = os.environ.get("CONSENTRY_MAIL_QUEUE", "consentry-dev-mail")
+# The SES feedback topic (resources.yaml creates it), named the same way.
+FEEDBACK_TOPIC = os.environ.get("CONSENTRY_FEEDBACK_TOPIC", "consentry-dev-ses-feedback")
 
 
 @app.middleware("http")
@@ -51,3 +54,11 @@ def mail_worker(event: SQSEvent) -> None:
     for record in event:
         logs.new_request_id(record.to_dict().get("messageId"))
         handle_job(record.body)
+
+
+@app.on_sns_message(topic=FEEDBACK_TOPIC)
+def ses_feedback(event: SNSEvent) -> None:
+    """SES bounces and complaints. An exception makes Lambda retry the message."""
+    from chalicelib.feedback import handle_notification
+
+    handle_notification(event.message)

@@ -58,6 +58,44 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mail_expiry": "De link is {days} dagen geldig.",
         "throttled_title": "Even geduld",
         "throttled": "Er komen te veel aanmeldingen van dit netwerk. Probeer het over een uur opnieuw.",
+        # saying no
+        "prefs_title": "Uw e-mailvoorkeuren",
+        "prefs_intro": (
+            "Kies welke mails u wilt blijven ontvangen. Wat u uitvinkt, stopt meteen;"
+            " u hoeft geen reden te geven."
+        ),
+        "prefs_purposes": "Mails die u van ons ontvangt",
+        "prefs_save": "Keuzes opslaan",
+        "prefs_saved": "Uw keuzes zijn opgeslagen.",
+        "prefs_unchanged": "Er was niets te veranderen.",
+        "prefs_resubscribe": (
+            "Een mail waarvoor u bent afgemeld zet u hier niet weer aan: meld u daarvoor opnieuw"
+            " aan via het aanmeldformulier, dan krijgt u een bevestigingsmail."
+        ),
+        "prefs_signup_again": "Naar het aanmeldformulier",
+        "state_granted": "u ontvangt deze mails",
+        "state_pending": "wacht op uw bevestiging",
+        "state_withdrawn": "afgemeld",
+        "state_none": "niet aangemeld",
+        "profiling_title": "Bezwaar tegen profilering",
+        "profiling_right": (
+            "U heeft altijd het recht bezwaar te maken tegen profilering voor direct marketing,"
+            " zoals het afleiden van uw kledingmaat uit eerdere bestellingen. Na uw bezwaar"
+            " stoppen wij daar meteen mee en gebruiken wij zulke afgeleide gegevens niet meer."
+            " U hoeft geen reden te geven, en de mails die u wilt houden blijven gewoon komen."
+        ),
+        "profiling_allowed_now": "Op dit moment mogen wij uw gegevens gebruiken voor profilering.",
+        "profiling_objected_now": "U heeft bezwaar gemaakt: wij profileren u niet.",
+        "profiling_object": "Ik maak bezwaar tegen profilering",
+        "profiling_allow": "Profilering weer toestaan",
+        "everything_title": "Afmelden voor alles",
+        "everything_intro": ("U ontvangt dan geen enkele marketingmail meer van ons. Dit gaat meteen in."),
+        "everything_button": "Afmelden voor alles",
+        "unsubscribed_title": "U bent afgemeld",
+        "unsubscribed_one": "U ontvangt geen mails meer voor: {purpose}. Dit is meteen ingegaan.",
+        "unsubscribed_all": "U ontvangt geen marketingmails meer van ons. Dit is meteen ingegaan.",
+        "unsubscribed_before": "U was al afgemeld. Er is niets veranderd.",
+        "manage_link": "Uw voorkeuren bekijken",
     },
     "en": {
         "form_title": "Sign up",
@@ -110,6 +148,45 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mail_expiry": "The link is valid for {days} days.",
         "throttled_title": "Please wait",
         "throttled": "Too many signups are coming from this network. Please try again in an hour.",
+        # saying no
+        "prefs_title": "Your email preferences",
+        "prefs_intro": (
+            "Choose which mails you want to keep receiving. What you untick stops at once; no reason needed."
+        ),
+        "prefs_purposes": "Mails you receive from us",
+        "prefs_save": "Save my choices",
+        "prefs_saved": "Your choices are saved.",
+        "prefs_unchanged": "Nothing needed changing.",
+        "prefs_resubscribe": (
+            "A mail you unsubscribed from cannot be turned back on here: sign up again through"
+            " the signup form and you will get a confirmation mail."
+        ),
+        "prefs_signup_again": "Go to the signup form",
+        "state_granted": "you receive these mails",
+        "state_pending": "awaiting your confirmation",
+        "state_withdrawn": "unsubscribed",
+        "state_none": "not signed up",
+        "profiling_title": "Objection to profiling",
+        "profiling_right": (
+            "You have the right to object at any time to profiling for direct marketing, such"
+            " as inferring your clothing size from earlier orders. After your objection we stop"
+            " at once and no longer use such derived data. No reason is needed, and the mails"
+            " you want to keep keep coming."
+        ),
+        "profiling_allowed_now": "At the moment we may use your data for profiling.",
+        "profiling_objected_now": "You have objected: we do not profile you.",
+        "profiling_object": "I object to profiling",
+        "profiling_allow": "Allow profiling again",
+        "everything_title": "Unsubscribe from everything",
+        "everything_intro": (
+            "You will then receive no marketing mail from us at all. This takes effect at once."
+        ),
+        "everything_button": "Unsubscribe from everything",
+        "unsubscribed_title": "You are unsubscribed",
+        "unsubscribed_one": "You will no longer receive mails for: {purpose}. This took effect at once.",
+        "unsubscribed_all": "You will no longer receive marketing mail from us. This took effect at once.",
+        "unsubscribed_before": "You were already unsubscribed. Nothing has changed.",
+        "manage_link": "See your preferences",
     },
 }
 

@@ -20,9 +20,10 @@ schedules a retained person for deletion.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,107 @@ class PendingMail:
     already_sent: bool
 
 
+class PersonGone(LedgerError):
+    """Nobody is on file under this subject (never was, expired or erased)."""
+
+
+class LedgerConflict(LedgerError):
+    """The person's state kept changing under a write; the caller may retry later."""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A person's current standing as the preferences page shows it (one read)."""
+
+    subject: str
+    email: str
+    name: str | None
+    lang: str
+    states: dict[str, str]
+    """purpose -> granted | pending | withdrawn; purposes never asked for are absent."""
+    profiling: str
+    """allowed (the default) or objected."""
+
+
+@dataclass(frozen=True)
+class SaidNo:
+    """What one 'no' changed: nothing at all when it was said before."""
+
+    withdrawn: tuple[str, ...] = ()
+    profiling: str | None = None
+    """The new profiling state when it changed, else None."""
+    suppressed: bool = False
+    """Whether a suppression marker was written (or kept)."""
+    standing: Standing | None = None
+    """The standing after the change; None for a subject nobody is on file for."""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.withdrawn) or self.profiling is not None
+
+
+@dataclass(frozen=True)
+class AudienceMember:
+    subject: str
+    email: str
+    name: str | None
+    lang: str
+    profiling_allowed: bool
+
+
+@dataclass
+class _Snapshot:
+    """The raw items behind a Standing: what conditional writes are conditioned on."""
+
+    subject: str
+    profile: dict[str, Any]
+    profiling: dict[str, Any] | None
+    states: dict[str, dict[str, Any]]
+    pending: list[dict[str, Any]]
+
+    @property
+    def expires_at(self) -> int | None:
+        """A pending-only person's expiry, which new items share; None once retained."""
+        value = self.profile.get("expires_at")
+        return None if value is None or isinstance(value, str) else int(value)
+
+    @property
+    def purposes(self) -> set[str]:
+        """Every purpose this person has a state or a pending signup for."""
+        return set(self.states) | {p for item in self.pending for p in item["purposes"]}
+
+    @property
+    def profiling_state(self) -> str:
+        return (self.profiling or {}).get("state", "allowed")
+
+    def standing(self) -> Standing:
+        states = {p: str(i["state"]) for p, i in self.states.items()}
+        for item in self.pending:
+            for purpose in item["purposes"]:
+                if states.get(purpose) != "granted":
+                    states[purpose] = "pending"
+        return Standing(
+            subject=self.subject,
+            email=self.profile["email"],
+            name=self.profile.get("name"),
+            lang=self.profile.get("lang") or "nl",
+            states=dict(sorted(states.items())),
+            profiling=self.profiling_state,
+        )
+
+
+@dataclass
+class _Plan:
+    """One transaction's operations and what they will have changed once written."""
+
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    profiling: str | None = None
+    suppressed: bool = False
+    dedupe: int | None = None
+    """Index of the op whose failed condition means 'already recorded' (SNS redelivery)."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -143,6 +245,18 @@ def _event_sk(at: str, signup_id: str, suffix: str) -> str:
 
 def new_id() -> str:
     return secrets.token_hex(8)
+
+
+def _feedback_change_id(feedback_id: str | None) -> str:
+    """An event id derived from SES's feedback id, so a redelivered notification finds
+    its own event already written."""
+    if not feedback_id:
+        return new_id()
+    return hashlib.sha256(feedback_id.encode()).hexdigest()[:16]
+
+
+def _failed(reasons: list[str], index: int) -> bool:
+    return index < len(reasons) and reasons[index] == "ConditionalCheckFailed"
 
 
 class Ledger:
@@ -395,6 +509,9 @@ class Ledger:
                     "ExpressionAttributeValues": _item(**{":at": at}),
                 }
             },
+            # A confirmed double opt-in is the person's own new yes: it lifts an earlier
+            # suppression (unsubscribed, complaint, bounce), or they could never be mailed again.
+            {"Delete": {"TableName": self._table, "Key": _suppression_key(subject)}},
         ]
         for purpose in purposes:
             ops.append(
@@ -459,6 +576,404 @@ class Ledger:
         """Whether this signup already granted its purposes (read only on the failure path)."""
         states = self._states(subject)
         return bool(purposes) and all(states.get(p, {}).get("signup") == signup_id for p in purposes)
+
+    # -- saying no ------------------------------------------------------------------
+    #
+    # Withdrawals, objections, suppression and SES feedback. Each reads the person's
+    # partition once, then writes every state change with its event in one transaction
+    # conditioned on the state it read: a concurrent change cancels it and it is planned
+    # again from a fresh read, so state and evidence never disagree and saying no twice
+    # records nothing new.
+
+    def standing(self, subject: str, now: datetime) -> Standing | None:
+        """The person's standing for the preferences page: one query, nothing written."""
+        snapshot = self._snapshot(subject, now)
+        return snapshot.standing() if snapshot else None
+
+    def on_file(self, subject: str, now: datetime) -> bool:
+        """Whether a (not expired) profile exists: one consistent read."""
+        answer = self._db.get_item(
+            TableName=self._table, Key=_item(pk=_pk(subject), sk="PROFILE"), ConsistentRead=True
+        )
+        return "Item" in answer and not _expired(_plain(answer["Item"]), now)
+
+    def say_no(
+        self,
+        subject: str,
+        *,
+        withdraw: Collection[str] | None,
+        profiling: str | None = None,
+        suppress: str | None = None,
+        evidence: Evidence,
+        now: datetime,
+    ) -> SaidNo:
+        """Withdraw purposes (None: every purpose on file), save a profiling choice
+        (``objected``/``allowed``), leave a suppression marker: one conditional
+        transaction, one event per change.
+
+        Only granted or pending purposes change; a pending signup loses the withdrawn
+        purposes (and goes when none is left). Raises PersonGone for nobody on file.
+        """
+
+        def plan(snapshot: _Snapshot | None) -> _Plan:
+            if snapshot is None:
+                raise PersonGone(subject)
+            at, change = iso(now), new_id()
+            result = _Plan()
+            purposes = snapshot.purposes if withdraw is None else withdraw
+            self._plan_withdrawals(result, snapshot, purposes, evidence.as_dict(), at, change)
+            self._plan_profiling(result, snapshot, profiling, evidence.as_dict(), at, change)
+            if suppress:
+                self._plan_suppression(result, subject, suppress, at)
+            return result
+
+        return self._carry_out(subject, now, plan)
+
+    def record_complaint(
+        self,
+        subject: str,
+        *,
+        at: datetime,
+        feedback_id: str | None,
+        details: dict[str, str],
+        now: datetime,
+    ) -> SaidNo:
+        """A spam complaint: a ``complained`` event, every purpose withdrawn (channel
+        ``complaint``), a suppression marker. A redelivered notification changes nothing.
+        For a subject nobody is on file for, only the marker is left."""
+
+        def plan(snapshot: _Snapshot | None) -> _Plan:
+            when, change = iso(at), _feedback_change_id(feedback_id)
+            evidence = {"channel": "complaint", **details}
+            result = _Plan()
+            if snapshot is not None:
+                result.dedupe = len(result.ops)
+                result.ops.append(
+                    self._event_put(snapshot, when, change, "complained", "complained", evidence)
+                )
+                self._plan_withdrawals(result, snapshot, snapshot.purposes, evidence, when, change)
+            self._plan_suppression(result, subject, "complaint", when)
+            return result
+
+        return self._carry_out(subject, now, plan)
+
+    def record_bounce(
+        self,
+        subject: str,
+        *,
+        permanent: bool,
+        at: datetime,
+        feedback_id: str | None,
+        details: dict[str, str],
+        now: datetime,
+    ) -> SaidNo:
+        """A bounce: always a ``bounced`` event. A permanent one also takes the person out
+        of every audience (no consent is withdrawn: the address failed, the person did
+        not say no) and leaves a suppression marker."""
+
+        def plan(snapshot: _Snapshot | None) -> _Plan:
+            when, change = iso(at), _feedback_change_id(feedback_id)
+            result = _Plan()
+            if snapshot is not None:
+                result.dedupe = len(result.ops)
+                result.ops.append(
+                    self._event_put(
+                        snapshot, when, change, "bounced", "bounced", {"channel": "bounce", **details}
+                    )
+                )
+                if permanent:
+                    for purpose, item in sorted(snapshot.states.items()):
+                        if "aud_pk" in item:
+                            result.ops.append(
+                                {
+                                    "Update": {
+                                        "TableName": self._table,
+                                        "Key": _item(pk=_pk(subject), sk=f"P#{purpose}"),
+                                        "UpdateExpression": "REMOVE aud_pk, aud_sk",
+                                        "ConditionExpression": "attribute_exists(aud_pk)",
+                                    }
+                                }
+                            )
+            if permanent:
+                self._plan_suppression(result, subject, "bounce", when)
+            return result
+
+        return self._carry_out(subject, now, plan)
+
+    def audience(
+        self, purpose: str, *, limit: int, start: dict[str, str] | None, now: datetime
+    ) -> tuple[list[AudienceMember], dict[str, str] | None]:
+        """One page of the sparse ``audience`` index (a query, never a scan), checked
+        against the table in one consistent batch read: only granted, unsuppressed
+        people on file. Returns the members and the key to continue from (or None)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "audience",
+            "KeyConditionExpression": "aud_pk = :aud",
+            "ExpressionAttributeValues": _item(**{":aud": f"A#{purpose}"}),
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = _item(**start)
+        page = self._db.query(**kwargs)
+        subjects = [str(_plain(i)["aud_sk"]) for i in page.get("Items", [])]
+        keys = []
+        for subject in subjects:
+            pk = _pk(subject)
+            keys += [
+                _item(pk=pk, sk="PROFILE"),
+                _item(pk=pk, sk="PROFILING"),
+                _item(pk=pk, sk=f"P#{purpose}"),
+                _suppression_key(subject),
+            ]
+        found = {(i["pk"], i["sk"]): i for i in self._batch_get(keys)}
+        members = []
+        for subject in subjects:
+            pk = _pk(subject)
+            profile = found.get((pk, "PROFILE"))
+            state = found.get((pk, f"P#{purpose}"))
+            # The index is eventually consistent; the table read is not: trust the table.
+            if profile is None or _expired(profile, now) or state is None:
+                continue
+            if state.get("state") != "granted" or "aud_pk" not in state:
+                continue
+            if (f"SUPPRESS#{subject}", "SUPPRESS") in found:
+                continue
+            profiling = found.get((pk, "PROFILING")) or {}
+            members.append(
+                AudienceMember(
+                    subject=subject,
+                    email=profile["email"],
+                    name=profile.get("name"),
+                    lang=profile.get("lang") or "nl",
+                    profiling_allowed=profiling.get("state", "allowed") != "objected",
+                )
+            )
+        last = page.get("LastEvaluatedKey")
+        return members, ({k: str(v) for k, v in _plain(last).items()} if last else None)
+
+    def _snapshot(self, subject: str, now: datetime) -> _Snapshot | None:
+        """Profile, profiling, purpose states and pending signups in one query."""
+        profile: dict[str, Any] | None = None
+        profiling: dict[str, Any] | None = None
+        states: dict[str, dict[str, Any]] = {}
+        pending: list[dict[str, Any]] = []
+        for item in self._query(subject, "P"):
+            sk = item["sk"]
+            if sk == "PROFILE":
+                profile = item
+            elif sk == "PROFILING":
+                profiling = item
+            elif sk.startswith("P#"):
+                states[sk[2:]] = item
+            elif sk.startswith("PENDING#") and int(item["expires_at"]) > now.timestamp():
+                pending.append(item)
+        if profile is None or _expired(profile, now):
+            return None
+        return _Snapshot(subject, profile, profiling, states, pending)
+
+    def _carry_out(
+        self, subject: str, now: datetime, plan_for: Callable[[_Snapshot | None], _Plan]
+    ) -> SaidNo:
+        """Read, plan, write conditionally; plan again from a fresh read if the state
+        changed in between. Nothing to change means no write and no event."""
+        for _attempt in range(3):
+            snapshot = self._snapshot(subject, now)
+            plan = plan_for(snapshot)
+            if plan.ops:
+                reasons = self._transact(plan.ops)
+                if reasons is not None:
+                    if plan.dedupe is not None and _failed(reasons, plan.dedupe):
+                        # The event of this very notification exists: a redelivery.
+                        return SaidNo(standing=snapshot.standing() if snapshot else None)
+                    continue
+            after = None
+            if snapshot is not None:
+                before = snapshot.standing()
+                states = {**before.states, **dict.fromkeys(plan.withdrawn, "withdrawn")}
+                after = replace(
+                    before, states=dict(sorted(states.items())), profiling=plan.profiling or before.profiling
+                )
+            return SaidNo(tuple(plan.withdrawn), plan.profiling, plan.suppressed, after)
+        raise LedgerConflict(subject)
+
+    def _transact(self, ops: list[dict[str, Any]]) -> list[str] | None:
+        """None when written; else the cancellation reason code of each operation."""
+        try:
+            self._db.transact_write_items(TransactItems=ops)
+        except self._db.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            return [str(r.get("Code", "None")) for r in reasons]
+        return None
+
+    def _event_put(
+        self,
+        snapshot: _Snapshot,
+        at: str,
+        change: str,
+        suffix: str,
+        kind: str,
+        evidence: dict[str, str],
+        **attrs: Any,
+    ) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _item(
+                    pk=_pk(snapshot.subject),
+                    sk=_event_sk(at, change, suffix),
+                    type=kind,
+                    at=at,
+                    evidence=evidence,
+                    expires_at=snapshot.expires_at,
+                    **attrs,
+                ),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _plan_withdrawals(
+        self,
+        plan: _Plan,
+        snapshot: _Snapshot,
+        purposes: Collection[str],
+        evidence: dict[str, str],
+        at: str,
+        change: str,
+    ) -> None:
+        pk = _pk(snapshot.subject)
+        for purpose in sorted(set(purposes)):
+            item = snapshot.states.get(purpose)
+            state = item.get("state") if item else None
+            asked = any(purpose in p["purposes"] for p in snapshot.pending)
+            if state != "granted" and not asked:
+                continue  # never granted, or withdrawn before: nothing to say no to
+            sets = "#state = :withdrawn, since = :at, basis = if_not_exists(basis, :consent)"
+            values: dict[str, Any] = {":withdrawn": "withdrawn", ":at": at, ":consent": "consent"}
+            if snapshot.expires_at is not None:
+                sets += ", expires_at = :exp"
+                values[":exp"] = snapshot.expires_at
+            if item is None:
+                condition = "attribute_not_exists(pk)"
+            else:
+                condition = "#state = :was AND since = :since"
+                values.update({":was": state, ":since": item["since"]})
+            plan.ops.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": _item(pk=pk, sk=f"P#{purpose}"),
+                        # Leaving the sparse index at once: no key, no audience row.
+                        "UpdateExpression": f"SET {sets} REMOVE aud_pk, aud_sk",
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": _item(**values),
+                    }
+                }
+            )
+            plan.ops.append(
+                self._event_put(
+                    snapshot,
+                    at,
+                    change,
+                    f"withdrawn-{purpose}",
+                    "withdrawn",
+                    {**evidence, "previous": "granted" if state == "granted" else "pending"},
+                    purpose=purpose,
+                    basis=(item or {}).get("basis", "consent"),
+                )
+            )
+            plan.withdrawn.append(purpose)
+        gone = set(plan.withdrawn)
+        for pending in snapshot.pending:
+            left = [p for p in pending["purposes"] if p not in gone]
+            if len(left) == len(pending["purposes"]):
+                continue
+            key = _item(pk=pk, sk=pending["sk"])
+            if left:
+                plan.ops.append(
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key,
+                            "UpdateExpression": "SET purposes = :left",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": _item(**{":left": left}),
+                        }
+                    }
+                )
+            else:
+                plan.ops.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": key,
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    }
+                )
+
+    def _plan_profiling(
+        self,
+        plan: _Plan,
+        snapshot: _Snapshot,
+        choice: str | None,
+        evidence: dict[str, str],
+        at: str,
+        change: str,
+    ) -> None:
+        if choice is None or choice == snapshot.profiling_state:
+            return
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _item(
+                pk=_pk(snapshot.subject),
+                sk="PROFILING",
+                state=choice,
+                since=at,
+                expires_at=snapshot.expires_at,
+            ),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        if snapshot.profiling is not None:
+            put["ConditionExpression"] = "#state = :was"
+            put["ExpressionAttributeNames"] = {"#state": "state"}
+            put["ExpressionAttributeValues"] = _item(**{":was": snapshot.profiling_state})
+        kind = "profiling_objected" if choice == "objected" else "profiling_allowed"
+        plan.ops.append({"Put": put})
+        plan.ops.append(self._event_put(snapshot, at, change, kind.replace("_", "-"), kind, evidence))
+        plan.profiling = choice
+
+    def _plan_suppression(self, plan: _Plan, subject: str, reason: str, at: str) -> None:
+        """The marker: a keyed hash, a reason and a date; never an address. The first
+        reason stays."""
+        plan.ops.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _suppression_key(subject),
+                    "UpdateExpression": (
+                        "SET #reason = if_not_exists(#reason, :reason), #at = if_not_exists(#at, :at)"
+                    ),
+                    "ExpressionAttributeNames": {"#reason": "reason", "#at": "at"},
+                    "ExpressionAttributeValues": _item(**{":reason": reason, ":at": at}),
+                }
+            }
+        )
+        plan.suppressed = True
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Consistent batch reads, 100 keys a call, retrying what DynamoDB left over."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys[start : start + 100], "ConsistentRead": True}
+            }
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                found += map(_plain, answer["Responses"].get(self._table, []))
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     # -- reads ----------------------------------------------------------------------
 

@@ -84,9 +84,15 @@ def build_message(sender: str, recipient: str, mail: RenderedMail) -> EmailMessa
 
 
 def send(message: EmailMessage) -> str:
+    """Send through SES; with a configuration set, its bounces and complaints reach the
+    feedback topic (see resources.yaml)."""
     settings = get_settings()
+    extra: dict[str, Any] = {}
+    if settings.ses_configuration_set:
+        extra["ConfigurationSetName"] = settings.ses_configuration_set
     answer = _client(settings.region).send_email(
         Content={"Raw": {"Data": message.as_bytes()}},
+        **extra,
     )
     return str(answer.get("MessageId", ""))
 

@@ -7,7 +7,7 @@ form page does not pay.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -87,6 +87,50 @@ class SignupRequest(BaseModel):
     """Honeypot: a field humans never see; bots fill it."""
 
 
+class PreferencesRequest(BaseModel):
+    """A post from the preferences page (form-encoded) or its JSON equivalent.
+
+    It can only say no: purposes not kept are withdrawn, never the other way round.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    form: Literal["preferences"] | None = None
+    """The page's purposes form sends this: its checkboxes were shown, so a purpose not
+    listed was unticked (a browser sends nothing at all for an unticked box)."""
+    purposes: Annotated[list[PurposeId], Field(max_length=20)] | None = None
+    """The purposes kept."""
+    profiling: Literal["object", "allow"] | None = None
+    everything: bool = False
+
+    def kept(self) -> list[str] | None:
+        """The purposes to keep; None when the post says nothing about purposes."""
+        if self.purposes is not None:
+            return list(dict.fromkeys(self.purposes))
+        return [] if self.form == "preferences" else None
+
+
+PREFERENCE_FIELDS = frozenset(PreferencesRequest.model_fields)
+
+
+class LinkRequest(BaseModel):
+    """The sending system asks for a person's unsubscribe link and headers."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: Email
+    purpose: Annotated[PurposeId | None, BeforeValidator(_blank_to_none)] = None
+
+
+class AudienceQuery(BaseModel):
+    """The query string of ``GET /api/audiences/{purpose}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    cursor: Annotated[str | None, Field(max_length=2048)] = None
+
+
 def field_errors(exc: ValidationError) -> dict[str, str]:
     """One readable reason per field, for the 422 answer and the form page."""
     errors: dict[str, str] = {}
@@ -101,4 +145,14 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
-__all__ = ["LANGUAGES", "SignupRequest", "ValidationError", "field_errors", "normalise_email"]
+__all__ = [
+    "LANGUAGES",
+    "PREFERENCE_FIELDS",
+    "AudienceQuery",
+    "LinkRequest",
+    "PreferencesRequest",
+    "SignupRequest",
+    "ValidationError",
+    "field_errors",
+    "normalise_email",
+]

@@ -8,6 +8,7 @@ values) rather than once at import.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,6 +31,8 @@ class Settings:
     mails_per_address_per_day: int
     signups_per_ip_per_hour: int
     rate_counter_hours: int
+    unsubscribe_mailto: str | None = None
+    ses_configuration_set: str | None = None
 
     @property
     def pending_seconds(self) -> int:
@@ -54,7 +57,12 @@ _KEYS = (
     "CONSENTRY_MAILS_PER_ADDRESS_PER_DAY",
     "CONSENTRY_SIGNUPS_PER_IP_PER_HOUR",
     "CONSENTRY_RATE_COUNTER_HOURS",
+    "CONSENTRY_UNSUBSCRIBE_MAILTO",
+    "CONSENTRY_SES_CONFIGURATION_SET",
 )
+# A bare address for the mailto: of List-Unsubscribe; it ends up inside a mail header.
+_MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_CONFIG_SET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def get_settings() -> Settings:
@@ -89,6 +97,12 @@ def _build(values: tuple[str | None, ...]) -> Settings:
     if confirm_days > pending_days:
         raise SettingsError("CONSENTRY_CONFIRM_TOKEN_DAYS may not exceed CONSENTRY_PENDING_DAYS")
     base_url = (env.get("CONSENTRY_BASE_URL") or "").rstrip("/") or None
+    mailto = env.get("CONSENTRY_UNSUBSCRIBE_MAILTO") or None
+    if mailto and not _MAILTO.match(mailto):
+        raise SettingsError("CONSENTRY_UNSUBSCRIBE_MAILTO must be a bare address (name@domain)")
+    config_set = env.get("CONSENTRY_SES_CONFIGURATION_SET") or None
+    if config_set and not _CONFIG_SET.match(config_set):
+        raise SettingsError("CONSENTRY_SES_CONFIGURATION_SET must be an SES configuration set name")
     return Settings(
         stage=required("CONSENTRY_STAGE"),
         table_name=required("CONSENTRY_TABLE"),
@@ -102,4 +116,6 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         mails_per_address_per_day=number("CONSENTRY_MAILS_PER_ADDRESS_PER_DAY", 3, 10),
         signups_per_ip_per_hour=number("CONSENTRY_SIGNUPS_PER_IP_PER_HOUR", 30, 1_000_000),
         rate_counter_hours=number("CONSENTRY_RATE_COUNTER_HOURS", 48, 24 * 31),
+        unsubscribe_mailto=mailto,
+        ses_configuration_set=config_set,
     )

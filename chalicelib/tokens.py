@@ -1,7 +1,8 @@
 """Signed link tokens: what a link may do, for whom, and until when.
 
 Each kind is signed with its own salt, so a token of one kind never passes as another:
-a confirm token cannot unsubscribe and a manage token cannot confirm. Keys rotate:
+a confirm token cannot unsubscribe and a manage token cannot confirm. ``cursor`` signs the
+audience API's page cursors, so a cursor the service did not issue is refused. Keys rotate:
 the newest signs, every listed key verifies.
 """
 
@@ -13,7 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from chalicelib.keys import get_keys
 
-Kind = Literal["confirm", "manage", "request"]
+Kind = Literal["confirm", "manage", "request", "cursor"]
 
 
 class TokenError(Exception):

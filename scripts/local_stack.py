@@ -43,8 +43,16 @@ CONFIG = ROOT / ".chalice" / "config.json"
 SENDER_DOMAIN = "consentry.example"
 READY_LINE = "Consentry local stack ready"
 # moto's CloudFormation skips these types (and warns on every DescribeStacks):
-# provision() leaves them out of the stack and creates them with boto3 directly.
-MOTO_CANNOT_CREATE = {"AWS::SecretsManager::Secret"}
+# provision() leaves them out of the stack and creates what the app needs with boto3
+# directly (the secret, the SES configuration set); the topic policy and the alarms
+# matter only on AWS.
+MOTO_CANNOT_CREATE = {
+    "AWS::SecretsManager::Secret",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SES::ConfigurationSet",
+    "AWS::SES::ConfigurationSetEventDestination",
+    "AWS::CloudWatch::Alarm",
+}
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
 log = logging.getLogger("local_stack")
@@ -149,6 +157,14 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
         if _error_code(exc) != "AlreadyExistsException":
             raise
 
+    # The configuration set, so a stage that names one can send; moto records no events.
+    try:
+        client("sesv2").create_configuration_set(ConfigurationSetName=f"consentry-{stage}")
+    except ClientError as exc:
+        # SES v2 says AlreadyExistsException; moto answers in SES v1's words.
+        if _error_code(exc) not in ("AlreadyExistsException", "ConfigurationSetAlreadyExistsException"):
+            raise
+
     sqs = client("sqs")
     queue_url = sqs.get_queue_url(QueueName=f"consentry-{stage}-mail")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -163,7 +179,13 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
         "dlq_url": sqs.get_queue_url(QueueName=f"consentry-{stage}-mail-dlq")["QueueUrl"],
         "secret_id": secret_id,
         "secret_arn": secret_arn,
+        "feedback_topic_arn": _output(cfn, stack, "FeedbackTopicArn"),
     }
+
+
+def _output(cfn: Any, stack: str, key: str) -> str:
+    outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == key)
 
 
 # --- the runner -----------------------------------------------------------------------

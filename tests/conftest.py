@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -179,6 +180,85 @@ class Visitor:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- saying no: links, one-click, audiences, SES feedback ------------------------------
+    def api_post(self, path: str, data: Any) -> Any:
+        return self.post_json(path, data, headers={"Authorization": f"Bearer {API_KEY}"})
+
+    def subscribed(
+        self, email: str, purposes: tuple[str, ...] = ("newsletter", "offers"), **extra: str
+    ) -> None:
+        """Sign up and confirm: the purposes end up granted."""
+        self.signup(email, purposes=purposes, **extra)
+        self.run_mail_jobs()
+        response = self.client.http.post(
+            self.confirm_link(email), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert response.status_code == 200, response.body
+
+    def links(self, email: str, purpose: str | None = None) -> dict[str, Any]:
+        response = self.api_post("/api/links", {"email": email, **({"purpose": purpose} if purpose else {})})
+        assert response.status_code == 200, response.body
+        return json.loads(response.body)
+
+    def unsubscribe_path(self, email: str, purpose: str | None = None) -> str:
+        url = self.links(email, purpose)["unsubscribe_url"]
+        assert url.startswith(BASE_URL + "/unsubscribe/"), url
+        return url[len(BASE_URL) :]
+
+    def one_click(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        """The RFC 8058 POST a mailbox provider sends: that body, no cookie, no login."""
+        return self.client.http.post(
+            path,
+            headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+            body=b"List-Unsubscribe=One-Click",
+        )
+
+    def audience_page(self, purpose: str, query: str = "") -> Any:
+        return self.api(f"/api/audiences/{purpose}{'?' + query if query else ''}")
+
+    def audience(self, purpose: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every contact of an audience, following the cursor page by page."""
+        from urllib.parse import quote
+
+        contacts: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(1000):
+            params = [f"limit={limit}"] if limit else []
+            if cursor:
+                params.append(f"cursor={quote(cursor)}")
+            response = self.audience_page(purpose, "&".join(params))
+            assert response.status_code == 200, response.body
+            page = json.loads(response.body)
+            contacts += page["contacts"]
+            cursor = page["next"]
+            if cursor is None:
+                return contacts
+        raise AssertionError("the audience never ended")
+
+    def sns(self, notification: dict[str, Any]) -> Any:
+        """Deliver an SES notification through SNS to the feedback handler."""
+        event = self.client.events.generate_sns_event(
+            message=json.dumps(notification), subject="Amazon SES Email Event Notification"
+        )
+        return self.client.lambda_.invoke("ses_feedback", event)
+
+    @contextlib.contextmanager
+    def dynamodb_calls(self) -> Iterator[list[str]]:
+        """The DynamoDB operations the app makes meanwhile, observed on its own client."""
+        from chalicelib.ledger import _client
+
+        calls: list[str] = []
+        client = _client("eu-west-1")
+
+        def record(model: Any, **_: Any) -> None:
+            calls.append(model.name)
+
+        client.meta.events.register("before-call.dynamodb", record)
+        try:
+            yield calls
+        finally:
+            client.meta.events.unregister("before-call.dynamodb", record)
 
 
 @pytest.fixture

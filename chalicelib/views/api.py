@@ -75,3 +75,48 @@ def get_contact_events(email: str) -> Response:
     if ledger.contact(subject, now) is None:
         return _json(404, {"error": "no such contact"})
     return _json(200, {"events": ledger.events(subject, now)})
+
+
+@api.route("/api/links", methods=["POST"])
+def make_links() -> Response:
+    """The unsubscribe URL and List-Unsubscribe headers for one known address."""
+    from chalicelib import audiences
+    from chalicelib.models import LinkRequest, ValidationError, field_errors
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    body = api.current_request.json_body
+    if not isinstance(body, dict):
+        return _json(422, {"errors": {"body": "the body must be a JSON object"}})
+    try:
+        request = LinkRequest.model_validate(body)
+    except ValidationError as exc:
+        return _json(422, {"errors": field_errors(exc)})
+    try:
+        answer = audiences.links(request.email, request.purpose)
+    except audiences.UnknownPurpose:
+        return _json(422, {"errors": {"purpose": f"unknown purpose: {request.purpose}"}})
+    if answer is None:
+        return _json(404, {"error": "no such contact"})
+    return _json(200, answer)
+
+
+@api.route("/api/audiences/{purpose}", methods=["GET"])
+def get_audience(purpose: str) -> Response:
+    """Exactly the granted, unsuppressed contacts for a purpose, a page at a time."""
+    from chalicelib import audiences
+    from chalicelib.models import AudienceQuery, ValidationError, field_errors
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    try:
+        query = AudienceQuery.model_validate(dict(api.current_request.query_params or {}))
+    except ValidationError as exc:
+        return _json(422, {"errors": field_errors(exc)})
+    try:
+        page = audiences.audience(unquote(purpose), query.limit, query.cursor)
+    except audiences.UnknownPurpose:
+        return _json(404, {"error": "no such purpose"})
+    except audiences.BadCursor as exc:
+        return _json(400, {"errors": {"cursor": str(exc)}})
+    return _json(200, {"contacts": page.contacts, "next": page.next})

@@ -7,7 +7,7 @@ catalogue and Jinja2, not for boto3 or pydantic.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -15,6 +15,10 @@ from chalicelib import catalogue
 from chalicelib.i18n import MESSAGES, choose_language
 from chalicelib.pages import page
 from chalicelib.web import FORM, JSON, BadRequest, origin_allowed, read_body, wants_json
+
+if TYPE_CHECKING:
+    from chalicelib.ledger import SaidNo, Standing
+    from chalicelib.preferences import ManageLink
 
 public = Blueprint(__name__)
 
@@ -224,4 +228,166 @@ def do_confirm(token: str) -> Response:
         controller=cat.controller,
         title=t["confirmed_title"],
         paragraphs=[t["confirmed"] if granted else t["already_confirmed"], t["right_to_object"]],
+    )
+
+
+# -- saying no: the unsubscribe link ------------------------------------------------------
+
+_LINK_JSON = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _gone() -> Response:
+    """A genuine manage token for somebody no longer on file: the same answer as a bad one."""
+    from chalicelib.tokens import TokenError
+
+    return _link_error(TokenError("nobody on file"))
+
+
+def _page_lang(lang: str) -> str:
+    return lang if lang in catalogue.LANGUAGES else "nl"
+
+
+def _preferences_page(
+    standing: Standing,
+    *,
+    status: int = 200,
+    notices: tuple[str, ...] = (),
+    errors: dict[str, str] | None = None,
+) -> Response:
+    """Each purpose of the catalogue with its state, the objection, 'everything'."""
+    cat = catalogue.load()
+    lang = _page_lang(standing.lang)
+    t = MESSAGES[lang]
+    rows = []
+    offline = []
+    for purpose in cat.purposes.values():
+        state = standing.states.get(purpose.id, "none")
+        live = state in ("granted", "pending")
+        if not live:
+            offline.append(purpose.id)
+        rows.append(
+            {
+                "id": purpose.id,
+                "label": purpose.labels.get(lang, purpose.id),
+                "state": state,
+                "state_text": t.get(f"state_{state}", state),
+                "kept": live,
+                "can_keep": live,
+            }
+        )
+    signup_link = None
+    form = next((f for f in cat.forms.values() if any(p in f.purposes for p in offline)), None)
+    if form is not None:
+        signup_link = {"href": f"../forms/{form.id}?lang={lang}", "text": t["prefs_signup_again"]}
+    return page(
+        "preferences.html",
+        lang,
+        status=status,
+        link_page=True,
+        controller=cat.controller,
+        purposes=rows,
+        profiling=standing.profiling,
+        notices=list(notices),
+        errors=errors or {},
+        signup_link=signup_link,
+    )
+
+
+@public.route("/unsubscribe/{token}", methods=["GET"])
+def show_preferences(token: str) -> Response:
+    """The preferences page; a GET never changes anything (mail scanners prefetch links)."""
+    from chalicelib import preferences
+    from chalicelib.tokens import TokenError
+
+    try:
+        link = preferences.read_manage_token(token)
+    except TokenError as exc:
+        return _link_error(exc)
+    standing = preferences.standing(link)
+    if standing is None:
+        return _gone()
+    return _preferences_page(standing)
+
+
+@public.route(
+    "/unsubscribe/{token}",
+    methods=["POST"],
+    content_types=[FORM, JSON, "text/plain", "multipart/form-data"],
+)
+def unsubscribe(token: str) -> Response:
+    """RFC 8058 one-click (exactly ``List-Unsubscribe=One-Click``: 200, never a redirect,
+    no cookie), or a post from the preferences page. Anything else changes nothing."""
+    from chalicelib import preferences
+    from chalicelib.tokens import TokenError
+    from chalicelib.web import MAX_BODY, evidence
+
+    request = public.current_request
+    try:
+        link = preferences.read_manage_token(token)
+    except TokenError as exc:
+        return _link_error(exc)
+    as_json = wants_json(request)
+    if len(request.raw_body or b"") > MAX_BODY:
+        return _json(413, {"errors": {"body": f"the body may be at most {MAX_BODY} bytes"}}, _LINK_JSON)
+    try:
+        if preferences.is_one_click(request.raw_body, request.headers.get("content-type") or ""):
+            said = preferences.one_click(link, evidence(request, "one_click"))
+            return _unsubscribed_page(said, link, token)
+        data = read_body(request, repeated=("purposes",))
+        outcome = preferences.save(link, data, evidence(request, "preferences"))
+    except BadRequest as exc:
+        return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
+    except preferences.PersonGone:
+        return _gone()
+    if outcome.errors:
+        if as_json or outcome.status == 400:
+            return _json(outcome.status, {"errors": outcome.errors}, _LINK_JSON)
+        standing = preferences.standing(link)
+        if standing is None:
+            return _gone()
+        return _preferences_page(standing, status=outcome.status, errors=outcome.errors)
+    said = outcome.said
+    if said is None or said.standing is None:
+        return _gone()
+    if as_json:
+        return _json(
+            200,
+            {
+                "withdrawn": list(said.withdrawn),
+                "profiling": said.standing.profiling,
+                "purposes": said.standing.states,
+                "suppressed": said.suppressed,
+                "not_granted": list(outcome.not_granted),
+            },
+            _LINK_JSON,
+        )
+    t = MESSAGES[_page_lang(said.standing.lang)]
+    notices = [t["prefs_saved"] if said.changed or said.suppressed else t["prefs_unchanged"]]
+    if outcome.not_granted:
+        notices.append(t["prefs_resubscribe"])
+    return _preferences_page(said.standing, notices=tuple(notices))
+
+
+def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
+    """The one-click answer: a short page, 200, nothing to click, no cookie."""
+    cat = catalogue.load()
+    lang = _page_lang(said.standing.lang if said.standing else "nl")
+    t = MESSAGES[lang]
+    if not said.withdrawn:
+        text = t["unsubscribed_before"]
+    elif link.purpose is None:
+        text = t["unsubscribed_all"]
+    else:
+        purpose = cat.purposes.get(link.purpose)
+        text = t["unsubscribed_one"].format(
+            purpose=purpose.labels.get(lang, purpose.id) if purpose else link.purpose
+        )
+    return page(
+        "message.html",
+        lang,
+        link_page=True,
+        controller=cat.controller,
+        title=t["unsubscribed_title"],
+        paragraphs=[text],
+        link={"href": f"./{token}", "text": t["manage_link"]},
     )
