@@ -85,3 +85,11 @@ def origin_allowed(request: Request, allowed: tuple[str, ...], base_url: str | N
     if origin is None:
         return True
     return origin in allowed or origin in own_origins(request, base_url)
+
+
+def cors_headers(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """CORS for one listed origin at a time: never a wildcard, never with credentials."""
+    origin = request.headers.get("origin")
+    if origin is None or origin not in allowed:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}

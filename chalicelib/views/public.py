@@ -14,7 +14,15 @@ from chalice import Blueprint, Response
 from chalicelib import catalogue
 from chalicelib.i18n import MESSAGES, choose_language
 from chalicelib.pages import page
-from chalicelib.web import FORM, JSON, BadRequest, origin_allowed, read_body, wants_json
+from chalicelib.web import (
+    FORM,
+    JSON,
+    BadRequest,
+    cors_headers,
+    origin_allowed,
+    read_body,
+    wants_json,
+)
 
 if TYPE_CHECKING:
     from chalicelib.ledger import SaidNo, Standing
@@ -70,15 +78,41 @@ def show_form(form_id: str) -> Response:
     )
 
 
+@public.route("/forms/{form_id}", methods=["OPTIONS"])
+def form_preflight(form_id: str) -> Response:
+    """CORS preflight for the JSON signup: only the form's own listed origins, no credentials."""
+    form = catalogue.load().form(form_id)
+    headers = cors_headers(public.current_request, form.allowed_origins if form else ())
+    if not headers:
+        return Response(body="", status_code=403, headers={"Vary": "Origin"})
+    return Response(
+        body="",
+        status_code=204,
+        headers={
+            **headers,
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+        },
+    )
+
+
 @public.route("/forms/{form_id}", methods=["POST"], content_types=[FORM, JSON])
 def submit_form(form_id: str) -> Response:
+    form = catalogue.load().form(form_id)
+    response = _submit(form)
+    if form is not None:
+        response.headers.update(cors_headers(public.current_request, form.allowed_origins))
+    return response
+
+
+def _submit(form: catalogue.Form | None) -> Response:
     from chalicelib import signups
     from chalicelib.settings import get_settings
     from chalicelib.web import evidence
 
     request = public.current_request
     cat = catalogue.load()
-    form = cat.form(form_id)
     as_json = wants_json(request)
     if form is None:
         return _json(404, {"error": "unknown form"}) if as_json else _not_found("nl")
