@@ -21,7 +21,9 @@ from pydantic import (
 
 from chalicelib.catalogue import LANGUAGES
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, Unicode line/paragraph separators and bidi overrides: none belongs in
+# an address or a name, and several can break a mail header or disguise text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_EMAIL = 254
 MAX_NAME = 100
 
@@ -41,6 +43,8 @@ def normalise_email(value: Any) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid email address ({exc})") from None
+    if len(result.local_part) > 64:
+        raise ValueError("may have at most 64 characters before the @ (RFC 5321)")
     return result.normalized
 
 
@@ -52,6 +56,8 @@ def _clean_name(value: Any) -> str | None:
     value = value.strip()
     if _CONTROL.search(value):
         raise ValueError("may not contain line breaks or control characters")
+    if "<" in value or ">" in value:
+        raise ValueError("may not contain < or >")
     if len(value) > MAX_NAME:
         raise ValueError(f"may be at most {MAX_NAME} characters")
     return value or None

@@ -50,12 +50,15 @@ def read_body(request: Request, repeated: tuple[str, ...] = ()) -> dict[str, Any
     if wants_json(request):
         try:
             data = json.loads(text) if text.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest(400, "body", "the body is not valid JSON") from None
         if not isinstance(data, dict):
             raise BadRequest(422, "body", "the body must be a JSON object")
         return data
-    parsed = parse_qs(text, keep_blank_values=True, max_num_fields=100)
+    try:
+        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=100)
+    except ValueError:
+        raise BadRequest(400, "body", "the body has too many fields") from None
     return {k: (v if k in repeated else v[-1]) for k, v in parsed.items()}
 
 
