@@ -62,6 +62,9 @@ def configure(logger: logging.Logger, level: int = logging.INFO) -> None:
         logger.addHandler(logging.StreamHandler())
     for handler in logger.handlers:
         handler.setFormatter(JsonFormatter())
+    # botocore logs whole request bodies (addresses included) at DEBUG: never let it.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def new_request_id(candidate: str | None) -> str:
