@@ -69,6 +69,6 @@ def test_two_signups_get_two_mails(visitor):
 def test_a_poisoned_job_fails_so_the_queue_can_dead_letter_it(visitor):
     import pytest
 
-    with pytest.raises(Exception):
+    with pytest.raises(json.JSONDecodeError):
         visitor.deliver(["not json"])
     assert visitor.sent_mail() == []
