@@ -1,10 +1,14 @@
-"""The stage's secrets, read from Secrets Manager once per container.
+"""The stage's secrets, read from Secrets Manager and kept for a few minutes per container.
 
 The secret is a JSON object. ``master_key`` alone is enough (the resource stack generates
-it): the token key and the subject key are derived from it. For rotation, ``token_keys``
-lists signing keys newest first; the newest signs, all verify. ``subject_key`` must never
-change: it keys the subject ids that the ledger and the suppression markers are stored by.
-``api_keys`` lists the bearer keys the sending system may use.
+it): a token key and the subject key are derived from it. ``subject_key`` (derived or
+given) must never change: it keys the subject ids the ledger and suppression markers are
+stored by. ``api_keys`` lists the bearer keys the sending system may use.
+
+Rotating the link-signing key: put a new key first in ``token_keys``. The newest key signs;
+every listed key, and the one derived from ``master_key``, still verifies, so links already
+mailed keep working. Retire a key by removing it from the list; retire the derived one with
+``"master_token_key_retired": true``. Containers pick the change up within CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,7 +52,9 @@ def parse(secret_string: str) -> Keys:
     except ValueError as exc:
         raise KeysError("the key secret is not JSON") from exc
     master = data.get("master_key")
-    token_keys = data.get("token_keys") or ([_derive(master, "token")] if master else [])
+    token_keys = [k for k in data.get("token_keys") or [] if isinstance(k, str) and len(k) >= 32]
+    if master and not data.get("master_token_key_retired"):
+        token_keys.append(_derive(master, "token"))
     subject_key = data.get("subject_key") or (_derive(master, "subject") if master else None)
     if not token_keys or not subject_key:
         raise KeysError("the key secret needs master_key, or token_keys and subject_key")
@@ -55,13 +62,17 @@ def parse(secret_string: str) -> Keys:
     return Keys(tuple(token_keys), subject_key.encode(), api_keys)
 
 
+CACHE_SECONDS = 300
+
+
 def get_keys() -> Keys:
     settings = get_settings()
-    return _fetch(settings.secret_id, settings.region)
+    return _fetch(settings.secret_id, settings.region, int(time.time() // CACHE_SECONDS))
 
 
 @lru_cache(maxsize=4)
-def _fetch(secret_id: str, region: str) -> Keys:
+def _fetch(secret_id: str, region: str, period: int) -> Keys:
+    """One Secrets Manager read per container and period (``period`` only keys the cache)."""
     import boto3
 
     client = boto3.client("secretsmanager", region_name=region)
