@@ -471,6 +471,32 @@ class Ledger:
         Raises AlreadyConfirmed when it was confirmed before, SignupGone when it is
         unknown or expired. The signup's events lose their expiry: they are now proof.
         """
+        for _attempt in range(3):
+            ops = self._confirm_ops(subject, signup_id, requested_at, sent_at, purposes, evidence, now)
+            try:
+                self._db.transact_write_items(TransactItems=ops)
+                return
+            except self._db.exceptions.TransactionCanceledException as exc:
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                pending_gone = bool(codes) and codes[0] == "ConditionalCheckFailed"
+                if codes and not pending_gone and "ConditionalCheckFailed" in codes:
+                    now = max(utc_now(), now)  # a later change won the race: stamp after it
+                    continue
+                if self._granted_by(subject, signup_id, purposes):
+                    raise AlreadyConfirmed(signup_id) from exc
+                raise SignupGone(signup_id) from exc
+        raise SignupGone(signup_id)
+
+    def _confirm_ops(
+        self,
+        subject: str,
+        signup_id: str,
+        requested_at: str,
+        sent_at: str,
+        purposes: Sequence[str],
+        evidence: Evidence,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
         pk = _pk(subject)
         at = iso(now)
         ops: list[dict[str, Any]] = [
@@ -533,6 +559,9 @@ class Ledger:
                             "SET #state = :granted, basis = :consent, since = :at,"
                             " signup = :signup, aud_pk = :aud_pk, aud_sk = :aud_sk"
                         ),
+                        # Nothing stamped later may be overwritten: a withdrawal that won a
+                        # race stays the last word, and this grant is stamped anew after it.
+                        "ConditionExpression": "attribute_not_exists(since) OR since < :at",
                         "ExpressionAttributeNames": {"#state": "state"},
                         "ExpressionAttributeValues": _item(
                             **{
@@ -565,12 +594,7 @@ class Ledger:
                     }
                 }
             )
-        try:
-            self._db.transact_write_items(TransactItems=ops)
-        except self._db.exceptions.TransactionCanceledException as exc:
-            if self._granted_by(subject, signup_id, purposes):
-                raise AlreadyConfirmed(signup_id) from exc
-            raise SignupGone(signup_id) from exc
+        return ops
 
     def _granted_by(self, subject: str, signup_id: str, purposes: Sequence[str]) -> bool:
         """Whether this signup already granted its purposes (read only on the failure path)."""
@@ -618,7 +642,9 @@ class Ledger:
         def plan(snapshot: _Snapshot | None) -> _Plan:
             if snapshot is None:
                 raise PersonGone(subject)
-            at, change = iso(now), new_id()
+            # Each attempt stamps its own time: one planned again after a concurrent
+            # change must sort after that change, as it was committed after it.
+            at, change = iso(max(now, utc_now())), new_id()
             result = _Plan()
             purposes = snapshot.purposes if withdraw is None else withdraw
             self._plan_withdrawals(result, snapshot, purposes, evidence.as_dict(), at, change)

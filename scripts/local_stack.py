@@ -191,6 +191,43 @@ def _output(cfn: Any, stack: str, key: str) -> str:
 # --- the runner -----------------------------------------------------------------------
 
 
+def _serialised_moto_server(port: int) -> Any:
+    """moto's threaded server, with DynamoDB requests handled one at a time.
+
+    DynamoDB runs each transaction in isolation (a concurrent conflicting one is refused);
+    moto's threads do not, so racing signups could all pass a rate cap's condition. One
+    lock around DynamoDB calls gives the local stack DynamoDB's isolation; SQS long polls
+    and SES stay concurrent.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    lock = threading.Lock()
+
+    class SerialisedDynamoDB(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+
+            def serialised(environ: dict[str, Any], start_response: Any) -> Any:
+                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+                    with lock:
+                        return list(app(environ, start_response))
+                return app(environ, start_response)
+
+            self._server = make_server(
+                self._ip_address, self._port, serialised, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialisedDynamoDB(ip_address="127.0.0.1", port=port, verbose=False)
+
+
 def _apply_stage_env(stage: str) -> None:
     """Give this process the stage's environment, as chalice local gives its requests."""
     config = json.loads(CONFIG.read_text(encoding="utf-8"))
@@ -401,10 +438,8 @@ def main() -> int:
     for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
         os.environ.pop(var, None)
 
-    from moto.server import ThreadedMotoServer
-
     with contextlib.ExitStack() as running:
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto = _serialised_moto_server(moto_port)
         moto.start()
         running.callback(moto.stop)
 

@@ -9,47 +9,17 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "local-dev-key"
-READY_LINE = "Consentry local stack ready"
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+from tests.stack import API_KEY, port_free, running_stack
 
 
 class _Form(HTMLParser):
@@ -95,43 +65,8 @@ def _mail_to(moto: str, address: str) -> email.message.EmailMessage | None:
 
 @pytest.mark.stack
 def test_local_stack_signup_confirm_and_stop() -> None:
-    port, moto_port, mail_port = _free_ports(3)
-    app = f"http://127.0.0.1:{port}"
-    moto = f"http://127.0.0.1:{moto_port}"
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "MOTO_PORT": str(moto_port),
-        "MAIL_PORT": str(mail_port),
-        "CONSENTRY_API_KEY": API_KEY,
-        "PYTHONUNBUFFERED": "1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "scripts/local_stack.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,  # so a failed test can stop the whole group
-    )
-    output: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            output.append(line)
-            if READY_LINE in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.wait(0.2):
-            assert proc.poll() is None, "stack exited:\n" + "".join(output)
-            assert time.monotonic() < deadline, "stack not ready in 60 s:\n" + "".join(output)
-
+    with running_stack() as stack:
+        app, moto, mail_port = stack.app, stack.moto, stack.mail_port
         address = f"e2e-{uuid.uuid4().hex[:12]}@example.org"
         signup = requests.post(
             f"{app}/forms/newsletter",
@@ -151,7 +86,7 @@ def test_local_stack_signup_confirm_and_stop() -> None:
         while mail is None and time.monotonic() - answered < 2.0:
             mail = _mail_to(moto, address)
             time.sleep(0.05)
-        assert mail is not None, "no mail in moto's data.json within 2 s:\n" + "".join(output)
+        assert mail is not None, "no mail in moto's data.json within 2 s:\n" + stack.log
         body = mail.get_body(preferencelist=("plain", "html"))
         assert body is not None
         match = re.search(re.escape(app) + r"/confirm/[A-Za-z0-9_.\-]+", body.get_content())
@@ -191,15 +126,6 @@ def test_local_stack_signup_confirm_and_stop() -> None:
             "newsletter": ("granted", "consent"),
             "offers": ("granted", "consent"),
         }
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            pytest.fail("stack did not stop within 15 s of SIGINT:\n" + "".join(output))
-    assert code == 0, "".join(output)
-    busy = [p for p in (port, moto_port, mail_port) if not _port_free(p)]
+    assert stack.exit_code == 0, stack.log
+    busy = [p for p in stack.ports if not port_free(p)]
     assert not busy, f"ports still in use after stop: {busy}"

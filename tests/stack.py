@@ -1,0 +1,113 @@
+"""Start `make run`'s local stack as a subprocess on free ports, for tests that need it real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "local-dev-key"
+READY_LINE = "Consentry local stack ready"
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Stack:
+    app: str
+    moto: str
+    mail_port: int
+    ports: tuple[int, ...]
+    process: subprocess.Popen[str]
+    output: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+@contextmanager
+def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The stack, ready; on exit SIGINT and wait (killing the group if it will not stop)."""
+    port, moto_port, mail_port = free_ports(3)
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "MOTO_PORT": str(moto_port),
+        "MAIL_PORT": str(mail_port),
+        "CONSENTRY_API_KEY": API_KEY,
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "scripts/local_stack.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # so a failed test can stop the whole group
+    )
+    stack = Stack(
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{moto_port}",
+        mail_port,
+        (port, moto_port, mail_port),
+        process,
+    )
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            stack.output.append(line)
+            if READY_LINE in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.wait(0.2):
+            if process.poll() is not None:
+                raise RuntimeError("stack exited:\n" + stack.log)
+            if time.monotonic() > deadline:
+                raise RuntimeError("stack not ready in 60 s:\n" + stack.log)
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            stack.exit_code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise RuntimeError("stack did not stop within 15 s of SIGINT:\n" + stack.log) from None
