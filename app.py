@@ -9,10 +9,12 @@ from chalice.app import SQSEvent
 
 from chalicelib.views.api import api
 from chalicelib.views.public import public
+from chalicelib.views.requests import requests
 
 app = Chalice(app_name="consentry")
 app.register_blueprint(public)
 app.register_blueprint(api)
+app.register_blueprint(requests)
 
 # The queue's name is fixed at deploy time: `make deploy STAGE=…` exports it from the stage.
 MAIL_QUEUE = os.environ.get("CONSENTRY_MAIL_QUEUE", "consentry-dev-mail")

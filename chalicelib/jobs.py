@@ -44,10 +44,12 @@ def confirmation_job(subject: str, signup_id: str) -> dict[str, str]:
 
 def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
     """Send jobs ten to a call (an import's confirmation mails); raises if SQS refuses one."""
+    batch = [json.dumps(job, separators=(",", ":")) for job in jobs]
+    if not batch:
+        return
     settings = get_settings()
     client = _client(settings.region)
     url = _queue_url(settings.region, settings.mail_queue)
-    batch = [json.dumps(job, separators=(",", ":")) for job in jobs]
     for start in range(0, len(batch), 10):
         entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch[start : start + 10])]
         for _ in range(3):
