@@ -14,11 +14,13 @@ from chalice.app import Request, SNSEvent, SQSEvent
 from chalicelib import logs
 from chalicelib.views.api import api
 from chalicelib.views.public import public
+from chalicelib.views.requests import requests
 
 app = Chalice(app_name="consentry")
 logs.configure(app.log)
 app.register_blueprint(public)
 app.register_blueprint(api)
+app.register_blueprint(requests)
 access_log = logging.getLogger("consentry.access")
 
 # The queue's name is fixed at deploy time: `make deploy STAGE=…` exports it from the stage.

@@ -96,6 +96,68 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsubscribed_all": "U ontvangt geen marketingmails meer van ons. Dit is meteen ingegaan.",
         "unsubscribed_before": "U was al afgemeld. Er is niets veranderd.",
         "manage_link": "Uw voorkeuren bekijken",
+        # proof and rights
+        "mail_request_import": (
+            "{controller} wil u graag mailen, maar alleen als u dat zelf wilt. Wij kregen dit adres"
+            " zonder bewijs van uw toestemming en sturen u daarom niets, tenzij u bevestigt dat u"
+            " dit wilt ontvangen:"
+        ),
+        "requests_title": "Uw gegevens inzien of laten wissen",
+        "requests_intro": (
+            "Vul uw e-mailadres in. Hebben wij gegevens over dit adres, dan sturen wij er een mail"
+            " met een link naartoe. Pas als u op die link de knop gebruikt, gebeurt er iets."
+        ),
+        "request_type": "Wat wilt u?",
+        "request_access": (
+            "Een kopie van alle gegevens die u over mij heeft, als bestand (inzage, art. 15 en 20 AVG)"
+        ),
+        "request_erasure": "Wis al mijn gegevens (art. 17 AVG)",
+        "request_submit": "Verstuur",
+        "request_received_title": "Verzoek ontvangen",
+        "request_received": (
+            "Als wij gegevens over dit adres hebben, ontvangt u zo een mail met een link."
+            " De link is {days} dagen geldig. Kreeg u al eerder zo'n link? Die blijft werken."
+        ),
+        "request_access_title": "Uw gegevens downloaden",
+        "request_access_intro": (
+            "Met de knop downloadt u alle gegevens die wij over u hebben als JSON-bestand: uw adres,"
+            " uw keuzes per doel, uw bezwaar tegen profilering, en de volledige geschiedenis met"
+            " de exacte teksten waarmee u instemde."
+        ),
+        "request_access_button": "Download mijn gegevens",
+        "request_erasure_title": "Uw gegevens wissen",
+        "request_erasure_intro": (
+            "Met de knop wist u al uw gegevens: uw adres, uw naam, uw keuzes en hun geschiedenis."
+            " Dit kan niet ongedaan worden gemaakt en u ontvangt daarna geen mail meer van ons."
+        ),
+        "request_erasure_marker": (
+            "Wij houden alleen een onleesbare code over (een versleutelde hash, geen adres), zodat"
+            " uw adres niet via een geïmporteerde lijst terugkomt. Meldt u zich later zelf opnieuw"
+            " aan en bevestigt u dat, dan vervalt die code."
+        ),
+        "request_erasure_button": "Wis mijn gegevens",
+        "erased_title": "Uw gegevens zijn gewist",
+        "erased": "Wij hebben al uw gegevens gewist. U ontvangt geen mail meer van ons.",
+        "nothing_held_title": "Geen gegevens",
+        "nothing_held": "Wij hebben geen gegevens over dit adres (meer).",
+        "request_expired": (
+            "Deze link is niet meer geldig. Doe een nieuw verzoek om een nieuwe link te krijgen."
+        ),
+        "request_new_link": "Nieuw verzoek",
+        "request_mail_subject_access": "Uw verzoek om inzage bij {controller}",
+        "request_mail_subject_erasure": "Uw verzoek om verwijdering bij {controller}",
+        "request_mail_access": (
+            "Iemand (hopelijk u) heeft gevraagd om een kopie van alle gegevens die {controller}"
+            " over dit adres heeft."
+        ),
+        "request_mail_erasure": (
+            "Iemand (hopelijk u) heeft gevraagd om alle gegevens die {controller} over dit adres"
+            " heeft te wissen."
+        ),
+        "request_mail_action": "Open deze link en gebruik de knop op de pagina:",
+        "request_mail_ignore": (
+            "Heeft u dit niet gevraagd? Doe dan niets: zonder klik op de knop gebeurt er niets."
+        ),
     },
     "en": {
         "form_title": "Sign up",
@@ -187,6 +249,60 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsubscribed_all": "You will no longer receive marketing mail from us. This took effect at once.",
         "unsubscribed_before": "You were already unsubscribed. Nothing has changed.",
         "manage_link": "See your preferences",
+        # proof and rights
+        "mail_request_import": (
+            "{controller} would like to mail you, but only if you want it. We received this address"
+            " without proof of your consent, so we send you nothing unless you confirm that you"
+            " would like to receive:"
+        ),
+        "requests_title": "See or erase your data",
+        "requests_intro": (
+            "Enter your email address. If we hold data about it, we send a mail with a link to it."
+            " Nothing happens until you use the button behind that link."
+        ),
+        "request_type": "What would you like?",
+        "request_access": "A copy of all data you hold about me, as a file (access, GDPR art. 15 and 20)",
+        "request_erasure": "Erase all my data (GDPR art. 17)",
+        "request_submit": "Send",
+        "request_received_title": "Request received",
+        "request_received": (
+            "If we hold data about this address, you will shortly receive a mail with a link."
+            " The link is valid for {days} days. Got such a link before? It keeps working."
+        ),
+        "request_access_title": "Download your data",
+        "request_access_intro": (
+            "The button downloads all data we hold about you as a JSON file: your address, your"
+            " choices per purpose, your objection to profiling, and the whole history with the"
+            " exact texts you agreed to."
+        ),
+        "request_access_button": "Download my data",
+        "request_erasure_title": "Erase your data",
+        "request_erasure_intro": (
+            "The button erases all your data: your address, your name, your choices and their"
+            " history. This cannot be undone, and you will receive no more mail from us."
+        ),
+        "request_erasure_marker": (
+            "We keep only an unreadable code (a keyed hash, no address) so that your address does"
+            " not come back through an imported list. If you later sign up again yourself and"
+            " confirm, that code is removed."
+        ),
+        "request_erasure_button": "Erase my data",
+        "erased_title": "Your data is erased",
+        "erased": "We have erased all your data. You will receive no more mail from us.",
+        "nothing_held_title": "No data",
+        "nothing_held": "We hold no data about this address (any more).",
+        "request_expired": "This link is no longer valid. Make a new request to get a new link.",
+        "request_new_link": "New request",
+        "request_mail_subject_access": "Your request for access to your data at {controller}",
+        "request_mail_subject_erasure": "Your request for erasure at {controller}",
+        "request_mail_access": (
+            "Someone (hopefully you) asked for a copy of all data {controller} holds about this address."
+        ),
+        "request_mail_erasure": (
+            "Someone (hopefully you) asked {controller} to erase all data it holds about this address."
+        ),
+        "request_mail_action": "Open this link and use the button on the page:",
+        "request_mail_ignore": "Did not ask for this? Then do nothing: without the button, nothing happens.",
     },
 }
 

@@ -6,6 +6,8 @@ A job names the subject and the signup, never an address: queue messages hold no
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -38,3 +40,32 @@ def enqueue(job: dict[str, Any]) -> None:
 
 def confirmation_job(subject: str, signup_id: str) -> dict[str, str]:
     return {"kind": "confirm", "subject": subject, "signup": signup_id}
+
+
+def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
+    """Send jobs ten to a call (an import's confirmation mails); raises if SQS refuses one."""
+    batch = [json.dumps(job, separators=(",", ":")) for job in jobs]
+    if not batch:
+        return
+    settings = get_settings()
+    client = _client(settings.region)
+    url = _queue_url(settings.region, settings.mail_queue)
+    for start in range(0, len(batch), 10):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch[start : start + 10])]
+        for _ in range(3):
+            failed = {
+                f["Id"] for f in client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+            }
+            entries = [e for e in entries if e["Id"] in failed]
+            if not entries:
+                break
+        if entries:
+            raise RuntimeError(f"SQS refused {len(entries)} mail job(s)")
+
+
+def request_job(subject: str, kind: str, lang: str) -> dict[str, str]:
+    """An access or erasure link to mail, if the subject is known: the worker decides.
+
+    The id lets a redelivered job find its own request again instead of sending twice.
+    """
+    return {"kind": "request", "subject": subject, "type": kind, "lang": lang, "id": secrets.token_hex(8)}

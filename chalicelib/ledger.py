@@ -10,6 +10,9 @@ transaction as the state it causes, so state and evidence never disagree. Items:
     S#<subject> E#<utc>#<signup>#<suffix>    one event with its evidence
     SUPPRESS#<subject> SUPPRESS              reason and date; no address
     TEXT#<version> TEXT                      the exact consent text, stored once
+    S#<subject> REQUEST#<type>               an access or erasure request (TTL)
+    S#<subject> IMPORT                       an import asked this address to confirm (TTL)
+    SUPPRESS#<subject> E#<utc>#erased        that an erasure was done, when, how (TTL)
 
 A pending-only person's profile and events carry ``expires_at`` and vanish after the
 retention period. Confirming removes it. A signup by someone already retained sets
@@ -22,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Collection, Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +77,34 @@ class RateCap:
     limit: int
     window_seconds: int
     keep_seconds: int
+
+
+class Suppressed(LedgerError):
+    """A suppression marker holds the subject: no import or soft opt-in may grant it."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason or "suppressed")
+        self.reason = reason
+
+
+class PurposeWithdrawn(LedgerError):
+    """The person withdrew this purpose: only their own fresh consent grants it again."""
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__(purpose)
+        self.purpose = purpose
+
+
+class AlreadyAsked(LedgerError):
+    """An earlier import already sent this address its one confirmation mail."""
+
+
+class _Cancelled(LedgerError):
+    """A transaction was cancelled; ``codes`` holds the reason of each operation."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(", ".join(codes))
+        self.codes = codes
 
 
 @dataclass(frozen=True)
@@ -214,6 +247,15 @@ class _Plan:
     """Index of the op whose failed condition means 'already recorded' (SNS redelivery)."""
 
 
+@dataclass(frozen=True)
+class RequestMail:
+    """What the mail job needs to send one access or erasure link."""
+
+    email: str
+    name: str | None
+    lang: str
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -281,11 +323,15 @@ class Ledger:
         now: datetime,
         retention_seconds: int,
         caps: Sequence[RateCap] = (),
+        extra_ops: Sequence[dict[str, Any]] = (),
+        snapshots: bool = True,
     ) -> Signup:
         """Pending state, one signup_requested event per purpose, and the texts: one call.
 
         Each cap's counter is incremented in the same transaction, on condition that it is
         below its limit: a capped signup writes nothing and raises RateLimited.
+        ``extra_ops`` are checks another ledger method adds to the same transaction (an
+        import's suppression check); ``snapshots=False`` when the texts are stored already.
         """
         signup_id = new_id()
         at = iso(now)
@@ -352,7 +398,9 @@ class Ledger:
                     }
                 }
             )
-            ops.append(self._text_snapshot(text, form_id, at))
+            if snapshots:
+                ops.append(self._text_snapshot(text, form_id, at))
+        ops.extend(extra_ops)
         counters = [self._rate_counter(cap, now) for cap in caps]
         self._transact_with_counters(counters + ops, [cap.name for cap in caps])
         return Signup(signup_id, subject, at, purposes)
@@ -470,6 +518,7 @@ class Ledger:
 
         Raises AlreadyConfirmed when it was confirmed before, SignupGone when it is
         unknown or expired. The signup's events lose their expiry: they are now proof.
+        A confirmed signup is fresh consent: it lifts a suppression marker.
         """
         for _attempt in range(3):
             ops = self._confirm_ops(subject, signup_id, requested_at, sent_at, purposes, evidence, now)
@@ -537,6 +586,7 @@ class Ledger:
             },
             # A confirmed double opt-in is the person's own new yes: it lifts an earlier
             # suppression (unsubscribed, complaint, bounce), or they could never be mailed again.
+            # Deleting a marker that is not there is no failure.
             {"Delete": {"TableName": self._table, "Key": _suppression_key(subject)}},
         ]
         for purpose in purposes:
@@ -1128,6 +1178,494 @@ class Ledger:
                 request = answer.get("UnprocessedKeys") or {}
         return found
 
+    # -- proof and rights -------------------------------------------------------------
+    # Soft opt-ins and imports grant without a confirmation click, so each checks inside
+    # its own transaction that no suppression marker holds the subject and that the
+    # person did not withdraw the purpose. Erasure deletes the person's partition and
+    # leaves only the marker (a keyed hash, a reason, a date) and, for a limited time,
+    # the record that it was done.
+
+    def _transact_or_raise(self, ops: list[dict[str, Any]]) -> None:
+        """One transaction. A clash with a concurrent one is retried; a failed condition
+        raises _Cancelled with each operation's cancellation code."""
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                self._db.transact_write_items(TransactItems=ops)
+                return
+            except self._db.exceptions.TransactionCanceledException as exc:
+                codes = _cancellation_codes(exc)
+                if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
+                    time.sleep(0.02 * 2**attempt)
+                    continue
+                raise _Cancelled(codes) from exc
+
+    def _refusal(self, subject: str, codes: Sequence[str], purposes: Sequence[str]) -> LedgerError:
+        """The domain error for cancelled [marker check, *anything, *one op per purpose]."""
+        failed = "ConditionalCheckFailed"
+        if codes and codes[0] == failed:
+            marker = self.suppression(subject) or {}
+            return Suppressed(marker.get("reason"))
+        tail = list(codes[-len(purposes) :]) if purposes else []
+        for purpose, code in zip(purposes, tail, strict=False):
+            if code == failed:
+                return PurposeWithdrawn(purpose)
+        return LedgerError(f"transaction cancelled: {', '.join(codes)}")
+
+    def _not_suppressed(self, subject: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": _suppression_key(subject),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def _not_withdrawn(self, subject: str, purpose: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": _item(pk=_pk(subject), sk=f"P#{purpose}"),
+                "ConditionExpression": "attribute_not_exists(#state) OR #state <> :withdrawn",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": _item(**{":withdrawn": "withdrawn"}),
+            }
+        }
+
+    def _retain_profile(
+        self, subject: str, *, email: str, name: str | None, lang: str, at: str
+    ) -> dict[str, Any]:
+        """Create or keep the profile, retained from now on: a grant makes it proof."""
+        sets = [
+            "email = if_not_exists(email, :email)",
+            "lang = if_not_exists(lang, :lang)",
+            "created_at = if_not_exists(created_at, :at)",
+            "retained_since = if_not_exists(retained_since, :at)",
+        ]
+        values: dict[str, Any] = {":email": email, ":lang": lang, ":at": at}
+        if name:
+            sets.append("#name = if_not_exists(#name, :name)")
+            values[":name"] = name
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item(pk=_pk(subject), sk="PROFILE"),
+                "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE expires_at",
+                "ExpressionAttributeValues": _item(**values),
+                **({"ExpressionAttributeNames": {"#name": "name"}} if name else {}),
+            }
+        }
+
+    def _grant_unless_withdrawn(self, subject: str, purpose: str, basis: str, at: str) -> dict[str, Any]:
+        """Grant a purpose unless the person withdrew it.
+
+        Proven consent (an import with evidence) sets basis ``consent`` and its time; a
+        soft opt-in never downgrades an existing grant by consent nor moves its date.
+        """
+        if basis == "consent":
+            assigns = "basis = :basis, since = :at"
+        else:
+            assigns = "basis = if_not_exists(basis, :basis), since = if_not_exists(since, :at)"
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item(pk=_pk(subject), sk=f"P#{purpose}"),
+                "UpdateExpression": (f"SET #state = :granted, {assigns}, aud_pk = :aud_pk, aud_sk = :aud_sk"),
+                "ConditionExpression": "attribute_not_exists(#state) OR #state <> :withdrawn",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": _item(
+                    **{
+                        ":granted": "granted",
+                        ":withdrawn": "withdrawn",
+                        ":basis": basis,
+                        ":at": at,
+                        ":aud_pk": f"A#{purpose}",
+                        ":aud_sk": subject,
+                    }
+                ),
+            }
+        }
+
+    def _event(
+        self,
+        subject: str,
+        *,
+        at: str,
+        event_id: str,
+        type: str,
+        evidence: Mapping[str, Any],
+        purpose: str | None = None,
+        basis: str | None = None,
+        expires_at: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _item(
+                    pk=_pk(subject),
+                    sk=_event_sk(at, event_id, purpose or type),
+                    type=type,
+                    at=at,
+                    purpose=purpose,
+                    basis=basis,
+                    evidence=dict(evidence),
+                    expires_at=expires_at,
+                ),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    def record_soft_opt_in(
+        self,
+        *,
+        subject: str,
+        email: str,
+        name: str | None,
+        lang: str,
+        purposes: Sequence[str],
+        proof: Mapping[str, Any],
+        evidence: Evidence,
+        now: datetime,
+    ) -> None:
+        """Grant purposes with basis soft_opt_in and record the sale that proves it.
+
+        One transaction: raises Suppressed or PurposeWithdrawn, and then writes nothing.
+        """
+        at = iso(now)
+        event_id = new_id()
+        ops = [
+            self._not_suppressed(subject),
+            self._retain_profile(subject, email=email, name=name, lang=lang, at=at),
+        ]
+        grants = []
+        for purpose in purposes:
+            ops.append(
+                self._event(
+                    subject,
+                    at=at,
+                    event_id=event_id,
+                    type="soft_opt_in_recorded",
+                    purpose=purpose,
+                    basis="soft_opt_in",
+                    evidence={**evidence.as_dict(), **proof},
+                )
+            )
+            grants.append(self._grant_unless_withdrawn(subject, purpose, "soft_opt_in", at))
+        try:
+            self._transact_or_raise(ops + grants)
+        except _Cancelled as exc:
+            raise self._refusal(subject, exc.codes, purposes) from exc
+
+    def store_texts(self, texts: Iterable[ConsentText], form_id: str, now: datetime) -> None:
+        """Store texts once under their versions before the rows that point at them.
+
+        An import's rows share their texts: writing each once, up front, keeps that one
+        hot item out of every row's transaction (concurrent transactions on one item fail).
+        """
+        at = iso(now)
+        seen: set[str] = set()
+        for text in texts:
+            if text.version not in seen:
+                seen.add(text.version)
+                self._db.update_item(**self._text_snapshot(text, form_id, at)["Update"])
+
+    def record_import(
+        self,
+        *,
+        subject: str,
+        email: str,
+        name: str | None,
+        lang: str,
+        texts: Sequence[ConsentText],
+        proof: Mapping[str, Any],
+        evidence: Evidence,
+        now: datetime,
+    ) -> None:
+        """Grant an imported row's purposes as proven consent, with its evidence.
+
+        The texts must be stored already (store_texts). One transaction: raises
+        Suppressed or PurposeWithdrawn, and then writes nothing.
+        """
+        at = iso(now)
+        event_id = new_id()
+        ops = [
+            self._not_suppressed(subject),
+            self._retain_profile(subject, email=email, name=name, lang=lang, at=at),
+        ]
+        grants = []
+        for text in texts:
+            ops.append(
+                self._event(
+                    subject,
+                    at=at,
+                    event_id=event_id,
+                    type="imported",
+                    purpose=text.purpose,
+                    basis="consent",
+                    evidence={
+                        **evidence.as_dict(),
+                        **proof,
+                        "form": "import",
+                        "lang": text.lang,
+                        "text_version": text.version,
+                    },
+                )
+            )
+            grants.append(self._grant_unless_withdrawn(subject, text.purpose, "consent", at))
+        try:
+            self._transact_or_raise(ops + grants)
+        except _Cancelled as exc:
+            raise self._refusal(subject, exc.codes, [t.purpose for t in texts]) from exc
+
+    def record_import_signup(
+        self,
+        *,
+        subject: str,
+        email: str,
+        name: str | None,
+        lang: str,
+        texts: Sequence[ConsentText],
+        evidence: Evidence,
+        now: datetime,
+        retention_seconds: int,
+        guard_seconds: int,
+    ) -> Signup:
+        """An imported row without proof: a pending signup exactly like a form's, never a grant.
+
+        The same transaction refuses a suppressed subject or a withdrawn purpose, and sets
+        a guard so that a later import of the address sends no second mail while it
+        lasts. Raises Suppressed, PurposeWithdrawn or AlreadyAsked. The texts must be
+        stored already (store_texts).
+        """
+        at = iso(now)
+        guard = {
+            "Put": {
+                "TableName": self._table,
+                "Item": _item(
+                    pk=_pk(subject),
+                    sk="IMPORT",
+                    asked_at=at,
+                    expires_at=int(now.timestamp()) + guard_seconds,
+                ),
+                "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+                "ExpressionAttributeValues": _item(**{":now": int(now.timestamp())}),
+            }
+        }
+        purposes = [t.purpose for t in texts]
+        checks = [
+            self._not_suppressed(subject),
+            guard,
+            *(self._not_withdrawn(subject, p) for p in purposes),
+        ]
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                return self.record_signup(
+                    subject=subject,
+                    email=email,
+                    name=name,
+                    lang=lang,
+                    form_id="import",
+                    texts=texts,
+                    evidence=evidence,
+                    now=now,
+                    retention_seconds=retention_seconds,
+                    extra_ops=checks,
+                    snapshots=False,
+                )
+            except self._db.exceptions.TransactionCanceledException as exc:
+                codes = _cancellation_codes(exc)[-len(checks) :]
+                if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
+                    time.sleep(0.02 * 2**attempt)
+                    continue
+                if codes[:1] != ["ConditionalCheckFailed"] and codes[1:2] == ["ConditionalCheckFailed"]:
+                    raise AlreadyAsked(subject) from exc
+                raise self._refusal(subject, codes, purposes) from exc
+        raise LedgerError("unreachable")  # pragma: no cover
+
+    def open_request(
+        self, *, subject: str, request_id: str, kind: str, now: datetime, lifetime_seconds: int
+    ) -> RequestMail | None:
+        """Record an access or erasure request of a known person; None sends no mail.
+
+        None when the subject is unknown (nothing is stored then), when a request of this
+        kind is open already (its link still works: one mail per link lifetime, so nobody
+        can bomb an address with request mail), or when this job's mail went before.
+        """
+        pk = _pk(subject)
+        answer = self._db.batch_get_item(
+            RequestItems={
+                self._table: {
+                    "Keys": [_item(pk=pk, sk="PROFILE"), _item(pk=pk, sk=f"REQUEST#{kind}")],
+                    "ConsistentRead": True,
+                }
+            }
+        )
+        items = {i["sk"]: i for i in map(_plain, answer["Responses"].get(self._table, []))}
+        profile, request = items.get("PROFILE"), items.get(f"REQUEST#{kind}")
+        if profile is None or _expired(profile, now):
+            return None
+        open_request = request is not None and not _expired(request, now)
+        if open_request and (request.get("id") != request_id or "mail_sent_at" in request):
+            return None
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_item(
+                    pk=pk,
+                    sk=f"REQUEST#{kind}",
+                    id=request_id,
+                    type=kind,
+                    requested_at=iso(now),
+                    expires_at=int(now.timestamp()) + lifetime_seconds,
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now OR id = :id",
+                ExpressionAttributeValues=_item(**{":now": int(now.timestamp()), ":id": request_id}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return None
+        return RequestMail(email=profile["email"], name=profile.get("name"), lang=profile.get("lang") or "nl")
+
+    def record_request_mail_sent(
+        self, *, subject: str, kind: str, request_id: str, sent_at: str, message_id: str
+    ) -> bool:
+        """Mark a request's mail as sent; False when it already was (a redelivered job)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_item(pk=_pk(subject), sk=f"REQUEST#{kind}"),
+                UpdateExpression="SET mail_sent_at = :at, message_id = :mid",
+                ConditionExpression="id = :id AND attribute_not_exists(mail_sent_at)",
+                ExpressionAttributeValues=_item(**{":at": sent_at, ":mid": message_id, ":id": request_id}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def record_access_export(self, *, subject: str, evidence: Evidence, now: datetime) -> bool:
+        """Record that the person took their data; False when nobody is on file."""
+        pk = _pk(subject)
+        answer = self._db.get_item(TableName=self._table, Key=_item(pk=pk, sk="PROFILE"), ConsistentRead=True)
+        profile = _plain(answer["Item"]) if "Item" in answer else None
+        if profile is None or _expired(profile, now):
+            return False
+        expires = profile.get("expires_at")
+        at = iso(now)
+        ops = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": _item(pk=pk, sk="PROFILE"),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            self._event(
+                subject,
+                at=at,
+                event_id=new_id(),
+                type="access_exported",
+                evidence=evidence.as_dict(),
+                # A pending-only person's history still expires with them.
+                expires_at=int(expires) if isinstance(expires, (int, Decimal)) else None,
+            ),
+        ]
+        try:
+            self._transact_or_raise(ops)
+        except _Cancelled:
+            return False
+        return True
+
+    def _partition(self, subject: str, *, keys_only: bool = False) -> Iterable[dict[str, Any]]:
+        """Every item under the person's key, whatever its kind."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": _item(**{":pk": _pk(subject)}),
+            "ConsistentRead": True,
+        }
+        if keys_only:
+            kwargs["ProjectionExpression"] = "pk, sk"
+        while True:
+            page = self._db.query(**kwargs)
+            yield from map(_plain, page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def export(self, subject: str, now: datetime) -> dict[str, Any] | None:
+        """Everything held about a person (GDPR art. 15, 20); None for nobody.
+
+        Profile, per-purpose states, profiling, every event with the exact texts agreed
+        to, the suppression status, and every other record under the person's key
+        (pending signups, requests, an import's guard, and kinds added later).
+        """
+        contact = self.contact(subject, now)
+        if contact is None:
+            return None
+        profile: dict[str, Any] = {}
+        profiling: dict[str, Any] = {"state": contact["profiling"]}
+        records: list[dict[str, Any]] = []
+        for item in self._partition(subject):
+            sk = item["sk"]
+            if sk.startswith(("P#", "E#")) or _expired(item, now):
+                continue  # states and events are answered in full below; expired is gone
+            if sk == "PROFILE":
+                profile = _public(item)
+            elif sk == "PROFILING":
+                profiling = _public(item)
+            else:
+                records.append({"record": sk.split("#", 1)[0].lower(), **_public(item)})
+        marker = self.suppression(subject)
+        return {
+            "profile": profile,
+            "purposes": contact["purposes"],
+            "profiling": profiling,
+            "events": self.events(subject, now),
+            "records": records,
+            "suppression": {"reason": marker.get("reason"), "at": marker.get("at")} if marker else None,
+        }
+
+    def erase(self, *, subject: str, now: datetime, channel: str, record_seconds: int) -> int:
+        """Delete every item of a person and leave the suppression marker; the count deleted.
+
+        The marker goes first, so an import racing the erasure is refused; a repeat is
+        harmless (the marker put is conditional, the deletes find nothing). The record
+        that an erasure happened holds no address and expires after ``record_seconds``.
+        """
+        at = iso(now)
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={**_suppression_key(subject), **_item(reason="erasure", at=at)},
+                ConditionExpression="attribute_not_exists(pk) OR reason <> :erasure",
+                ExpressionAttributeValues=_item(**{":erasure": "erasure"}),
+            )
+            marked = True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            marked = False
+        keys = [_item(pk=i["pk"], sk=i["sk"]) for i in self._partition(subject, keys_only=True)]
+        for start in range(0, len(keys), 25):
+            request = {self._table: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]}
+            for attempt in range(8):
+                answer = self._db.batch_write_item(RequestItems=request)
+                request = answer.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            if request:
+                raise LedgerError("erasure incomplete: DynamoDB kept refusing deletes; run it again")
+        if keys or marked:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_item(
+                    pk=f"SUPPRESS#{subject}",
+                    sk=f"E#{at}#erased",
+                    type="erased",
+                    at=at,
+                    evidence={"channel": channel, "items_deleted": len(keys)},
+                    expires_at=int(now.timestamp()) + record_seconds,
+                ),
+            )
+        return len(keys)
+
 
 def _expired(item: dict[str, Any], now: datetime) -> bool:
     """TTL deletes lazily (up to days late): an item past its expiry counts as gone."""
@@ -1135,6 +1673,29 @@ def _expired(item: dict[str, Any], now: datetime) -> bool:
     if expires is None or isinstance(expires, str):
         return False
     return int(expires) <= now.timestamp()
+
+
+_CONFLICT_RETRIES = 4
+
+
+def _cancellation_codes(exc: Exception) -> list[str]:
+    """The code of each operation of a cancelled transaction ("None" for those that passed)."""
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    return [str(r.get("Code") or "None") for r in reasons]
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as a person may read it: no keys, numbers as numbers, expiry as a time."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if key in ("pk", "sk", "aud_pk", "aud_sk"):
+            continue
+        if isinstance(value, Decimal):
+            value = int(value) if value == value.to_integral_value() else float(value)
+            if key == "expires_at":
+                value = iso(datetime.fromtimestamp(value, UTC))
+        out[key] = value
+    return out
 
 
 @lru_cache(maxsize=4)

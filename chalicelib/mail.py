@@ -1,8 +1,8 @@
-"""Confirmation mail: rendered from templates, built by the email library, sent by SES.
+"""Confirmation and request mail: rendered from templates, built by the email library, sent by SES.
 
 Runs in the queue consumer, never on a visitor's request. A redelivered job sends no
-second mail: the ledger marks the signup as mailed, and a job for a mailed or vanished
-signup does nothing.
+second mail: the ledger marks the signup (or the request) as mailed, and a job for a
+mailed or vanished one does nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import catalogue, tokens
 from chalicelib.i18n import MESSAGES
-from chalicelib.ledger import PendingMail, get_ledger, iso, utc_now
+from chalicelib.ledger import PendingMail, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
 from chalicelib.settings import get_settings
 
@@ -60,7 +60,9 @@ def render_confirmation(pending: PendingMail, link: str, pending_days: int, toke
         "greeting": (
             t["mail_greeting"].format(name=pending.name) if pending.name else t["mail_greeting_anonymous"]
         ),
-        "request_line": t["mail_request"].format(controller=controller.name),
+        "request_line": t["mail_request_import" if pending.form_id == "import" else "mail_request"].format(
+            controller=controller.name
+        ),
         "expiry_line": t["mail_expiry"].format(days=token_days),
         "ignore_line": t["mail_ignore"].format(days=pending_days),
     }
@@ -140,6 +142,68 @@ def handle_job(body: str) -> None:
     import json
 
     job = json.loads(body)
-    if not isinstance(job, dict) or job.get("kind") != "confirm":
+    kind = job.get("kind") if isinstance(job, dict) else None
+    if kind == "confirm":
+        send_confirmation(str(job["subject"]), str(job["signup"]))
+    elif kind == "request" and job.get("type") in ("access", "erasure"):
+        send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"))
+    else:
         raise MailError("unknown job kind")
-    send_confirmation(str(job["subject"]), str(job["signup"]))
+
+
+# -- proof and rights -------------------------------------------------------------------
+
+
+def render_request(kind: str, person: RequestMail, lang: str, link: str, token_days: int) -> RenderedMail:
+    """The request mail: what was asked, the link, what happens if it was not you. No ads."""
+    cat = catalogue.load()
+    t = MESSAGES[lang]
+    controller = cat.controller
+    context: dict[str, Any] = {
+        "t": t,
+        "lang": lang,
+        "controller": controller,
+        "link": link,
+        "subject": t[f"request_mail_subject_{kind}"].format(controller=controller.name),
+        "greeting": (
+            t["mail_greeting"].format(name=person.name) if person.name else t["mail_greeting_anonymous"]
+        ),
+        "request_line": t[f"request_mail_{kind}"].format(controller=controller.name),
+        "expiry_line": t["mail_expiry"].format(days=token_days),
+    }
+    env = environment()
+    text = env.get_template("mail/request.txt").render(**context)
+    html = env.get_template("mail/request.html").render(**context)
+    return RenderedMail(context["subject"], text, html)
+
+
+def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None) -> bool:
+    """Mail an access or erasure link if the subject is known; True when a mail left now.
+
+    An unknown subject gets nothing and nothing is stored: the ledger decides.
+    """
+    settings = get_settings()
+    if not settings.base_url:
+        raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
+    ledger = get_ledger()
+    now = utc_now()
+    person = ledger.open_request(
+        subject=subject,
+        request_id=request_id,
+        kind=kind,
+        now=now,
+        lifetime_seconds=settings.request_token_seconds,
+    )
+    if person is None:
+        log.info("request mail skipped", extra={"kind": kind, "reason": "unknown, open or done"})
+        return False
+    lang = lang if lang in catalogue.LANGUAGES else person.lang
+    token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
+    link = f"{settings.base_url}/requests/{token}"
+    rendered = render_request(kind, person, lang, link, settings.request_token_days)
+    message_id = send(build_message(settings.sender, person.email, rendered))
+    ledger.record_request_mail_sent(
+        subject=subject, kind=kind, request_id=request_id, sent_at=iso(now), message_id=message_id
+    )
+    log.info("request mail sent", extra={"kind": kind})
+    return True

@@ -7,6 +7,7 @@ form page does not pay.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
 )
 
@@ -151,14 +153,158 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+# -- proof and rights ------------------------------------------------------------------
+# API bodies refuse unknown fields (extra="forbid"): a misspelt "evidence" key must not
+# pass as a row without proof.
+
+MAX_ORDER_ID = 100
+MAX_SOURCE = 200
+MAX_TEXT = 4000
+CLOCK_SKEW = timedelta(minutes=5)
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _moment(value: Any) -> datetime:
+    """An ISO 8601 date and time with a zone, not in the future, as UTC."""
+    example = "e.g. 2024-05-01T12:00:00Z"
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 date and time ({example})")
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"is not an ISO 8601 date and time ({example})") from None
+    if len(text) <= 10:
+        raise ValueError(f"needs a time of day, not only a date ({example})")
+    if moment.tzinfo is None:
+        raise ValueError(f"needs a time zone, Z or +hh:mm ({example})")
+    if moment > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError("is in the future")
+    return moment.astimezone(UTC)
+
+
+def _text(most: int, *, lines: bool) -> Any:
+    """A required, non-blank text of at most ``most`` characters; line breaks only if allowed."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("must be a text value")
+        value = value.strip()
+        if not value:
+            raise ValueError("may not be empty")
+        if (_TEXT_CONTROL if lines else _CONTROL).search(value):
+            raise ValueError("may not contain control characters" + ("" if lines else " or line breaks"))
+        if len(value) > most:
+            raise ValueError(f"may be at most {most} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _must_be_true(value: Any) -> Any:
+    if value is not True:
+        raise ValueError("must be true: soft opt-in needs an opt-out offered at the sale")
+    return value
+
+
+def _named_purposes(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("name at least one purpose")
+    return list(dict.fromkeys(value))
+
+
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+Purposes = Annotated[list[PurposeId], Field(max_length=20), AfterValidator(_named_purposes)]
+
+
+class _ApiBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SoftOptInEvidence(_ApiBody):
+    """What proves a soft opt-in: a sale by this organisation that offered an opt-out."""
+
+    order_id: Annotated[str, _text(MAX_ORDER_ID, lines=False)]
+    purchased_at: Moment
+    opt_out_offered: Annotated[StrictBool, BeforeValidator(_must_be_true)]
+
+
+class SoftOptInRequest(_ApiBody):
+    """``POST /api/soft-opt-ins``: an existing customer, their own similar products."""
+
+    email: Email
+    name: Name = None
+    lang: Lang = None
+    purposes: Purposes
+    evidence: SoftOptInEvidence
+
+
+class ImportEvidence(_ApiBody):
+    """A row's own proof of consent: when, where, and the exact text agreed to."""
+
+    consented_at: Moment
+    source: Annotated[str, _text(MAX_SOURCE, lines=False)]
+    text: Annotated[str, _text(MAX_TEXT, lines=True)]
+
+
+class ImportRow(_ApiBody):
+    """One contact of ``POST /api/imports``; without evidence it is only ever asked."""
+
+    email: Email
+    name: Name = None
+    lang: Lang = None
+    purposes: Purposes
+    evidence: ImportEvidence | None = None
+
+
+class ImportRequest(_ApiBody):
+    """The batch; each row is validated on its own so a bad row spoils nothing."""
+
+    contacts: list[Any]
+
+
+class DataSubjectRequest(_ApiBody):
+    """``POST /requests``: a person asks for their data or its erasure."""
+
+    email: Email
+    type: Literal["access", "erasure"]
+    lang: Lang = None
+
+
+def api_errors(exc: ValidationError) -> dict[str, str]:
+    """One reason per field, the field named by its dotted path (``evidence.purchased_at``)."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc") or ()) or "body"
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        kind = error.get("type")
+        if kind == "missing":
+            message = "is required"
+        elif kind == "extra_forbidden":
+            message = "is not a known field"
+        elif kind == "literal_error" and field == "type":
+            message = "must be access or erasure"
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            message = "must be a JSON object"
+        errors.setdefault(field, message)
+    return errors
+
+
 __all__ = [
     "LANGUAGES",
     "PREFERENCE_FIELDS",
     "AudienceQuery",
+    "DataSubjectRequest",
+    "ImportEvidence",
+    "ImportRequest",
+    "ImportRow",
     "LinkRequest",
     "PreferencesRequest",
     "SignupRequest",
+    "SoftOptInEvidence",
+    "SoftOptInRequest",
     "ValidationError",
+    "api_errors",
     "field_errors",
     "normalise_email",
 ]

@@ -31,6 +31,10 @@ class Settings:
     mails_per_address_per_day: int
     signups_per_ip_per_hour: int
     rate_counter_hours: int
+    request_token_days: int
+    import_guard_days: int
+    erasure_record_days: int
+    import_workers: int
     unsubscribe_mailto: str | None = None
     ses_configuration_set: str | None = None
 
@@ -41,6 +45,25 @@ class Settings:
     @property
     def confirm_token_seconds(self) -> int:
         return self.confirm_token_days * 86400
+
+    @property
+    def request_token_seconds(self) -> int:
+        """How long a request link works, and how long the request record is kept."""
+        return self.request_token_days * 86400
+
+    @property
+    def rate_counter_seconds(self) -> int:
+        return self.rate_counter_hours * 3600
+
+    @property
+    def import_guard_seconds(self) -> int:
+        """How long an imported address that was asked to confirm is not asked again."""
+        return self.import_guard_days * 86400
+
+    @property
+    def erasure_record_seconds(self) -> int:
+        """How long the record that an erasure was done (no address) is kept."""
+        return self.erasure_record_days * 86400
 
 
 _KEYS = (
@@ -59,6 +82,10 @@ _KEYS = (
     "CONSENTRY_RATE_COUNTER_HOURS",
     "CONSENTRY_UNSUBSCRIBE_MAILTO",
     "CONSENTRY_SES_CONFIGURATION_SET",
+    "CONSENTRY_REQUEST_TOKEN_DAYS",
+    "CONSENTRY_IMPORT_GUARD_DAYS",
+    "CONSENTRY_ERASURE_RECORD_DAYS",
+    "CONSENTRY_IMPORT_WORKERS",
 )
 # A bare address for the mailto: of List-Unsubscribe; it ends up inside a mail header.
 _MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -80,22 +107,27 @@ def _build(values: tuple[str | None, ...]) -> Settings:
             raise SettingsError(f"{key} is not set")
         return value
 
-    def number(key: str, default: int, highest: int = 3650) -> int:
+    def number(key: str, default: int, unit: str, most: int) -> int:
         raw = env.get(key) or str(default)
         try:
             value = int(raw)
         except ValueError as exc:
-            raise SettingsError(f"{key} must be a whole number") from exc
-        if not 1 <= value <= highest:
-            raise SettingsError(f"{key} must be between 1 and {highest}")
+            raise SettingsError(f"{key} must be a whole number of {unit}") from exc
+        if not 1 <= value <= most:
+            raise SettingsError(f"{key} must be between 1 and {most}")
         return value
 
-    days = number
+    def days(key: str, default: int) -> int:
+        return number(key, default, "days", 3650)
 
     pending_days = days("CONSENTRY_PENDING_DAYS", 30)
     confirm_days = days("CONSENTRY_CONFIRM_TOKEN_DAYS", 7)
     if confirm_days > pending_days:
         raise SettingsError("CONSENTRY_CONFIRM_TOKEN_DAYS may not exceed CONSENTRY_PENDING_DAYS")
+    request_days = days("CONSENTRY_REQUEST_TOKEN_DAYS", 2)
+    if request_days > 30:
+        # GDPR art. 12(3): a request is answered within a month; a link may not outlive that.
+        raise SettingsError("CONSENTRY_REQUEST_TOKEN_DAYS may be at most 30")
     base_url = (env.get("CONSENTRY_BASE_URL") or "").rstrip("/") or None
     mailto = env.get("CONSENTRY_UNSUBSCRIBE_MAILTO") or None
     if mailto and not _MAILTO.match(mailto):
@@ -113,9 +145,14 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-1",
         pending_days=pending_days,
         confirm_token_days=confirm_days,
-        mails_per_address_per_day=number("CONSENTRY_MAILS_PER_ADDRESS_PER_DAY", 3, 10),
-        signups_per_ip_per_hour=number("CONSENTRY_SIGNUPS_PER_IP_PER_HOUR", 30, 1_000_000),
-        rate_counter_hours=number("CONSENTRY_RATE_COUNTER_HOURS", 48, 24 * 31),
+        mails_per_address_per_day=number("CONSENTRY_MAILS_PER_ADDRESS_PER_DAY", 3, "mails", 10),
+        signups_per_ip_per_hour=number("CONSENTRY_SIGNUPS_PER_IP_PER_HOUR", 30, "signups", 1_000_000),
+        rate_counter_hours=number("CONSENTRY_RATE_COUNTER_HOURS", 48, "hours", 8760),
         unsubscribe_mailto=mailto,
         ses_configuration_set=config_set,
+        request_token_days=request_days,
+        import_guard_days=days("CONSENTRY_IMPORT_GUARD_DAYS", 365),
+        erasure_record_days=days("CONSENTRY_ERASURE_RECORD_DAYS", 365),
+        # Rows of one import are written by this many threads (boto3 clients are thread-safe).
+        import_workers=number("CONSENTRY_IMPORT_WORKERS", 8, "threads", 10),
     )

@@ -260,6 +260,39 @@ class Visitor:
         finally:
             client.meta.events.unregister("before-call.dynamodb", record)
 
+    # -- proof and rights ----------------------------------------------------------------
+    def api_delete(self, path: str) -> Any:
+        return self.client.http.delete(path, headers={"Authorization": f"Bearer {API_KEY}"})
+
+    def confirm(self, email: str) -> Any:
+        """Deliver the queued mail and press the button behind the latest confirm link."""
+        self.run_mail_jobs()
+        return self.client.http.post(
+            self.confirm_link(email), headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+
+    def subscribe(
+        self, email: str, purposes: tuple[str, ...] = ("newsletter", "offers"), **extra: str
+    ) -> None:
+        """Sign up through the form and confirm: granted by consent."""
+        self.signup(email, purposes=purposes, **extra)
+        assert self.confirm(email).status_code == 200
+
+    def request_link(self, email: str) -> str:
+        """The link in the latest access or erasure mail to this address."""
+        for mail in reversed(self.mail_to(email)):
+            text = mail.get_body(("plain",)).get_content()
+            match = re.search(re.escape(BASE_URL) + r"(/requests/[A-Za-z0-9_.\-]+)", text)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no request mail was sent to {email}")
+
+    def subject(self, email: str) -> str:
+        from chalicelib.keys import get_keys
+        from chalicelib.models import normalise_email
+
+        return get_keys().subject_id(normalise_email(email))
+
 
 @pytest.fixture
 def visitor(aws: dict[str, str]) -> Iterator[Visitor]:

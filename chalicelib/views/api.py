@@ -120,3 +120,63 @@ def get_audience(purpose: str) -> Response:
     except audiences.BadCursor as exc:
         return _json(400, {"errors": {"cursor": str(exc)}})
     return _json(200, {"contacts": page.contacts, "next": page.next})
+
+
+# -- proof and rights -------------------------------------------------------------------
+
+
+@api.route("/api/soft-opt-ins", methods=["POST"])
+def record_soft_opt_in() -> Response:
+    """A customer's own similar products, mailed without fresh consent: proven or refused."""
+    from chalicelib import soft_opt_in
+    from chalicelib.web import BadRequest, evidence, read_body
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    request = api.current_request
+    try:
+        data = read_body(request)
+    except BadRequest as exc:
+        return _json(exc.status, {"errors": {exc.field: exc.message}})
+    outcome = soft_opt_in.record(data, evidence(request, "api:soft_opt_in"))
+    return _json(outcome.status, outcome.body)
+
+
+@api.route("/api/imports", methods=["POST"])
+def import_contacts() -> Response:
+    """Rows with their own proof are imported; rows without it are only ever asked."""
+    from chalicelib import imports
+    from chalicelib.web import BadRequest, evidence, read_body
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    request = api.current_request
+    try:
+        data = read_body(request, max_bytes=imports.MAX_BODY_BYTES)
+    except BadRequest as exc:
+        return _json(exc.status, {"errors": {exc.field: exc.message}})
+    try:
+        results = imports.run(data, evidence(request, "import"))
+    except imports.BadImport as exc:
+        return _json(422, {"errors": exc.errors})
+    except imports.TooManyRows as exc:
+        return _json(
+            413,
+            {"error": f"at most {exc.limit} rows per import; this one has {exc.rows}", "limit": exc.limit},
+        )
+    return _json(200, {"results": results})
+
+
+@api.route("/api/contacts/{email}", methods=["DELETE"])
+def erase_contact(email: str) -> Response:
+    """Operator-initiated erasure: everything goes but the suppression marker."""
+    from chalicelib import rights
+
+    if (denied := _unauthorised()) is not None:
+        return denied
+    subject, error = _subject(email)
+    if error is not None or subject is None:
+        return error or _json(422, {"errors": {"email": "is invalid"}})
+    if not rights.erase(subject, "api", known_only=True):
+        return _json(404, {"error": "no such contact"})
+    return _json(200, {"erased": True})

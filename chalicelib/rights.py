@@ -1,0 +1,104 @@
+"""The data subject's rights: access (GDPR art. 15, 20) and erasure (art. 17).
+
+A person proves control of the address by the link mailed to it: ``POST /requests`` only
+queues a job naming the subject hash, and the mail worker sends a link if, and only if,
+the address is on file. The answer, its timing and the calls behind it are the same
+whatever the address: nothing tells a stranger whether someone is known, and nothing is
+stored for an unknown address. Behind the link, a button does it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import catalogue, jobs, processing, tokens
+from chalicelib.keys import get_keys
+from chalicelib.ledger import Evidence, get_ledger, iso, utc_now
+from chalicelib.models import DataSubjectRequest, ValidationError, api_errors
+from chalicelib.settings import get_settings
+
+REQUEST_TYPES = ("access", "erasure")
+EXPORT_FORMAT = "consentry-export/1"
+
+
+@dataclass
+class RequestOutcome:
+    """Accepted (the same whatever the address) or errors per field, with the input kept."""
+
+    accepted: bool
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def submit(data: dict[str, Any], lang: str) -> RequestOutcome:
+    """Validate a request and queue its mail; whether one is sent is the worker's business."""
+    values = {k: data.get(k) if isinstance(data.get(k), str) else "" for k in ("email", "type")}
+    try:
+        request = DataSubjectRequest.model_validate(data)
+    except ValidationError as exc:
+        return RequestOutcome(False, api_errors(exc), values)
+    lang = request.lang or lang
+    jobs.enqueue(jobs.request_job(get_keys().subject_id(request.email), request.type, lang))
+    return RequestOutcome(True)
+
+
+@dataclass(frozen=True)
+class RequestLink:
+    """A checked request token: whose data, which request, in which language."""
+
+    subject: str
+    type: str
+    lang: str
+
+
+def read_request_token(token: str) -> RequestLink:
+    """Raises tokens.TokenError (tampered, foreign) or tokens.TokenExpired."""
+    payload = tokens.load("request", token, max_age=get_settings().request_token_seconds)
+    try:
+        subject, kind, lang = str(payload["s"]), str(payload["t"]), str(payload.get("l", "nl"))
+    except (KeyError, TypeError) as exc:
+        raise tokens.TokenError("incomplete") from exc
+    if kind not in REQUEST_TYPES:
+        raise tokens.TokenError("unknown request type")
+    return RequestLink(subject, kind, lang if lang in catalogue.LANGUAGES else "nl")
+
+
+def export(subject: str, evidence: Evidence) -> dict[str, Any] | None:
+    """Everything held about the person, after recording that they took it; None for nobody."""
+    ledger = get_ledger()
+    now = utc_now()
+    if not ledger.record_access_export(subject=subject, evidence=evidence, now=now):
+        return None
+    data = ledger.export(subject, now)
+    if data is None:
+        return None
+    controller = catalogue.load().controller
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": iso(now),
+        "controller": {
+            "name": controller.name,
+            "address": controller.address,
+            "email": controller.email,
+            "privacy_notice": controller.privacy_url,
+        },
+        **data,
+        "processing": processing.describe(get_settings()),
+    }
+
+
+def erase(subject: str, channel: str, *, known_only: bool = False) -> bool:
+    """Erase a person, leaving only the suppression marker. False when ``known_only`` and
+    nobody is on file (then nothing is written)."""
+    ledger = get_ledger()
+    now = utc_now()
+    if known_only and ledger.contact(subject, now) is None:
+        return False
+    ledger.erase(
+        subject=subject,
+        now=now,
+        channel=channel,
+        record_seconds=get_settings().erasure_record_seconds,
+    )
+    return True
