@@ -26,6 +26,7 @@ from chalicelib.ledger import (
     AlreadyAsked,
     Evidence,
     PurposeWithdrawn,
+    RateLimited,
     Suppressed,
     get_ledger,
     iso,
@@ -34,6 +35,7 @@ from chalicelib.ledger import (
 )
 from chalicelib.models import ImportRequest, ImportRow, ValidationError, api_errors
 from chalicelib.settings import get_settings
+from chalicelib.signups import signup_caps
 
 MAX_ROWS = 1000
 """Rows per request: 1,000 finish in a few seconds, well inside API Gateway's 29 s."""
@@ -180,11 +182,18 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
             now=now,
             retention_seconds=settings.pending_seconds,
             guard_seconds=settings.import_guard_seconds,
+            caps=signup_caps(item.subject, None),  # the per-address mail cap, as a form's
         )
     except Suppressed as exc:
         return _result(item.shown, "suppressed", f"suppression marker: {exc.reason or 'present'}")
     except PurposeWithdrawn as exc:
         return _result(item.shown, "suppressed", f"the person withdrew {exc.purpose}")
+    except RateLimited:
+        return _result(
+            item.shown,
+            "invalid",
+            "this address got its maximum of confirmation mails today: import it again tomorrow",
+        )
     except AlreadyAsked:
         return _result(
             item.shown,

@@ -1428,8 +1428,11 @@ class Ledger:
         now: datetime,
         retention_seconds: int,
         guard_seconds: int,
+        caps: Sequence[RateCap] = (),
     ) -> Signup:
         """An imported row without proof: a pending signup exactly like a form's, never a grant.
+
+        Capped like a form's signup (``caps``: RateLimited when over).
 
         The same transaction refuses a suppressed subject or a withdrawn purpose, and sets
         a guard so that a later import of the address sends no second mail while it
@@ -1470,6 +1473,7 @@ class Ledger:
                     retention_seconds=retention_seconds,
                     extra_ops=checks,
                     snapshots=False,
+                    caps=caps,
                 )
             except self._db.exceptions.TransactionCanceledException as exc:
                 codes = _cancellation_codes(exc)[-len(checks) :]

@@ -264,3 +264,14 @@ def test_the_import_mail_goes_through_the_queue_and_holds_no_address(visitor):
     (message,) = visitor.queued()
     assert "wachtrij" not in message["Body"]
     assert json.loads(message["Body"])["kind"] == "confirm"
+
+
+def test_an_unproven_import_row_is_capped_like_a_form_signup(visitor):
+    """LAW 11 and 24: the import's one confirmation mail counts towards the daily cap."""
+    for _ in range(3):
+        visitor.signup("capped.import@example.com", purposes=("offers",))
+    (result,) = _import(visitor, {"email": "capped.import@example.com", "purposes": ["newsletter"]})
+    assert result["result"] == "invalid" and "maximum of confirmation mails" in result["reason"]
+    visitor.run_mail_jobs()
+    assert len(visitor.mail_to("capped.import@example.com")) == 3
+    assert "newsletter" not in visitor.contact("capped.import@example.com")["purposes"]
