@@ -15,6 +15,22 @@ from pathlib import Path
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("nl", "en")
+# The bot challenges a form may use: where their widget comes from (the form page's CSP
+# allows that host, for that form only) and where the answer is verified.
+CHALLENGES = {
+    "turnstile": (
+        "https://challenges.cloudflare.com",
+        "https://challenges.cloudflare.com/turnstile/v0/api.js",
+        "cf-turnstile-response",
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    ),
+    "hcaptcha": (
+        "https://hcaptcha.com https://*.hcaptcha.com",
+        "https://js.hcaptcha.com/1/api.js",
+        "h-captcha-response",
+        "https://api.hcaptcha.com/siteverify",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,11 @@ class Form:
     allowed_origins: tuple[str, ...]
     frame_ancestors: tuple[str, ...]
     thank_you_url: str | None
+    min_fill_seconds: int = 0
+    """Above 0: the page carries a signed render time; faster posts are dropped silently."""
+    challenge: str | None = None
+    """None, "turnstile" or "hcaptcha": a bot challenge verified server-side."""
+    challenge_site_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,12 @@ def load() -> Catalogue:
             allowed_origins=tuple(f.get("allowed_origins", ())),
             frame_ancestors=tuple(f.get("frame_ancestors", ())),
             thank_you_url=f.get("thank_you_url") or None,
+            min_fill_seconds=int(f.get("min_fill_seconds", 0)),
+            challenge=f.get("challenge") or None,
+            challenge_site_key=f.get("challenge_site_key") or None,
         )
+        if form.challenge not in (None, *CHALLENGES):
+            raise ValueError(f"form {fid!r}: challenge must be one of {sorted(CHALLENGES)}")
         for pid in form.purposes:
             purpose = purposes.get(pid)
             if purpose is None:

@@ -58,6 +58,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mail_expiry": "De link is {days} dagen geldig.",
         "throttled_title": "Even geduld",
         "throttled": "Er komen te veel aanmeldingen van dit netwerk. Probeer het over een uur opnieuw.",
+        "challenge_unavailable": "De controle tegen spam werkt even niet. Probeer het zo opnieuw.",
         # saying no
         "prefs_title": "Uw e-mailvoorkeuren",
         "prefs_intro": (
@@ -210,6 +211,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mail_expiry": "The link is valid for {days} days.",
         "throttled_title": "Please wait",
         "throttled": "Too many signups are coming from this network. Please try again in an hour.",
+        "challenge_unavailable": "The check against spam is not working right now. Please try again shortly.",
         # saying no
         "prefs_title": "Your email preferences",
         "prefs_intro": (

@@ -32,6 +32,7 @@ class Keys:
     token_keys: tuple[str, ...]
     subject_key: bytes
     api_keys: tuple[str, ...]
+    challenge_secret: str | None = None
 
     def subject_id(self, normalised_email: str) -> str:
         """Keyed hash of an address: the ledger key, leaking nothing, surviving erasure."""
@@ -59,7 +60,9 @@ def parse(secret_string: str) -> Keys:
     if not token_keys or not subject_key:
         raise KeysError("the key secret needs master_key, or token_keys and subject_key")
     api_keys = tuple(k for k in data.get("api_keys", []) if isinstance(k, str) and len(k) >= 8)
-    return Keys(tuple(token_keys), subject_key.encode(), api_keys)
+    challenge = data.get("challenge_secret")
+    challenge_secret = challenge if isinstance(challenge, str) and challenge else None
+    return Keys(tuple(token_keys), subject_key.encode(), api_keys, challenge_secret)
 
 
 CACHE_SECONDS = 300

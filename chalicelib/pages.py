@@ -45,17 +45,28 @@ def render(name: str, lang: str, **context: Any) -> str:
 
 
 def security_headers(
-    *, frame_ancestors: tuple[str, ...] = (), form_action: tuple[str, ...] = (), link_page: bool
+    *,
+    frame_ancestors: tuple[str, ...] = (),
+    form_action: tuple[str, ...] = (),
+    link_page: bool,
+    challenge_host: str | None = None,
 ) -> dict[str, str]:
-    """CSP that allows only our own inline style; token pages leak nothing onward."""
+    """CSP that allows only our own inline style; token pages leak nothing onward.
+
+    A form with a bot challenge also allows that one provider's script and frame."""
     _, style_hash = _stylesheet()
     ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
     actions = " ".join(("'self'", *form_action))
+    challenge = (
+        f"; script-src {challenge_host}; frame-src {challenge_host}; connect-src {challenge_host}"
+        if challenge_host
+        else ""
+    )
     headers = {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": (
             f"default-src 'none'; style-src {style_hash}; img-src 'self'; base-uri 'none';"
-            f" form-action {actions}; frame-ancestors {ancestors}"
+            f" form-action {actions}; frame-ancestors {ancestors}{challenge}"
         ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer" if link_page else "strict-origin-when-cross-origin",
@@ -75,12 +86,16 @@ def page(
     link_page: bool = False,
     frame_ancestors: tuple[str, ...] = (),
     form_action: tuple[str, ...] = (),
+    challenge_host: str | None = None,
     **context: Any,
 ) -> Response:
     return Response(
         body=render(name, lang, **context),
         status_code=status,
         headers=security_headers(
-            frame_ancestors=frame_ancestors, form_action=form_action, link_page=link_page
+            frame_ancestors=frame_ancestors,
+            form_action=form_action,
+            link_page=link_page,
+            challenge_host=challenge_host,
         ),
     )

@@ -37,6 +37,7 @@ class Settings:
     import_workers: int
     unsubscribe_mailto: str | None = None
     ses_configuration_set: str | None = None
+    challenge_verify_url: str | None = None
 
     @property
     def pending_seconds(self) -> int:
@@ -82,6 +83,7 @@ _KEYS = (
     "CONSENTRY_RATE_COUNTER_HOURS",
     "CONSENTRY_UNSUBSCRIBE_MAILTO",
     "CONSENTRY_SES_CONFIGURATION_SET",
+    "CONSENTRY_CHALLENGE_VERIFY_URL",
     "CONSENTRY_REQUEST_TOKEN_DAYS",
     "CONSENTRY_IMPORT_GUARD_DAYS",
     "CONSENTRY_ERASURE_RECORD_DAYS",
@@ -150,6 +152,8 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         rate_counter_hours=number("CONSENTRY_RATE_COUNTER_HOURS", 48, "hours", 8760),
         unsubscribe_mailto=mailto,
         ses_configuration_set=config_set,
+        # Only to point a stage (or a test) at another verifier; unset: the provider's own.
+        challenge_verify_url=env.get("CONSENTRY_CHALLENGE_VERIFY_URL") or None,
         request_token_days=request_days,
         import_guard_days=days("CONSENTRY_IMPORT_GUARD_DAYS", 365),
         erasure_record_days=days("CONSENTRY_ERASURE_RECORD_DAYS", 365),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import catalogue, jobs, tokens
+from chalicelib import bots, catalogue, jobs, tokens
 from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
@@ -49,9 +49,13 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     unknown = [p for p in signup.purposes if p not in form.purposes]
     if unknown:
         return SignupOutcome(False, {"purposes": f"unknown purpose: {', '.join(unknown)}"}, values)
-    if signup.website:
-        # A honeypot filled in: a bot. Same answer as a real signup, nothing stored or sent.
+    if signup.website or bots.too_fast(form, data.get(bots.RENDER_FIELD)):
+        # A honeypot filled in, or a form posted faster than a person could fill it in:
+        # a bot. The same answer as a real signup; nothing stored or sent.
         return SignupOutcome(True)
+    field = bots.answer_field(form)
+    if field and not bots.verify_challenge(form, data.get(field), evidence.ip):
+        return SignupOutcome(False, {"challenge": "the bot check was not passed; please try again"}, values)
     lang = signup.lang if signup.lang in form.languages else lang
     cat = catalogue.load()
     texts = [cat.purposes[p].consent_text(lang) for p in signup.purposes]

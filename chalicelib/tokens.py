@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from chalicelib.keys import get_keys
 
-Kind = Literal["confirm", "manage", "request", "cursor"]
+Kind = Literal["confirm", "manage", "request", "cursor", "render"]
 
 
 class TokenError(Exception):

@@ -67,14 +67,34 @@ def show_form(form_id: str) -> Response:
     if form is None:
         return _not_found("nl")
     lang = _form_lang(form)
+    return _form_page(form, lang, values={"purposes": []}, errors={})
+
+
+def _form_page(
+    form: catalogue.Form, lang: str, *, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    """The form, fresh or again with the input kept; bot defences only where the form asks."""
+    cat = catalogue.load()
+    stamp = None
+    if form.min_fill_seconds > 0:
+        from chalicelib.bots import render_stamp
+
+        stamp = render_stamp(form)
+    challenge = catalogue.CHALLENGES[form.challenge] if form.challenge else None
     return page(
         "form.html",
         lang,
+        status=status,
         controller=cat.controller,
         texts=cat.texts_for(form, lang),
-        values={"purposes": []},
-        errors={},
+        values=values,
+        errors=errors,
         frame_ancestors=form.frame_ancestors,
+        rendered=stamp,
+        challenge={"kind": form.challenge, "script": challenge[1], "site_key": form.challenge_site_key}
+        if challenge
+        else None,
+        challenge_host=challenge[0] if challenge else None,
     )
 
 
@@ -145,7 +165,21 @@ def _submit(form: catalogue.Form | None) -> Response:
         )
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
-    outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
+    from chalicelib.bots import ChallengeUnavailable
+
+    try:
+        outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
+    except ChallengeUnavailable:
+        if as_json:
+            return _json(503, {"error": "the bot check is unavailable; try again"}, {"Retry-After": "30"})
+        return page(
+            "message.html",
+            lang,
+            status=503,
+            controller=cat.controller,
+            title="503",
+            paragraphs=[MESSAGES[lang]["challenge_unavailable"]],
+        )
     if outcome.throttled:
         t = MESSAGES[lang]
         if as_json:
@@ -161,16 +195,7 @@ def _submit(form: catalogue.Form | None) -> Response:
     if not outcome.accepted:
         if as_json:
             return _json(422, {"errors": outcome.errors})
-        return page(
-            "form.html",
-            lang,
-            status=422,
-            controller=cat.controller,
-            texts=cat.texts_for(form, lang),
-            values=outcome.values,
-            errors=outcome.errors,
-            frame_ancestors=form.frame_ancestors,
-        )
+        return _form_page(form, lang, values=outcome.values, errors=outcome.errors, status=422)
     if as_json:
         return _json(202, {"status": "pending"})
     if form.thank_you_url:
