@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 import boto3
@@ -21,7 +22,7 @@ SECRET = "challenge-secret-for-tests"
 class _FakeVerifier(BaseHTTPRequestHandler):
     """Answers like Turnstile's siteverify: success only for the answer 'pass'."""
 
-    seen: list[dict[str, list[str]]] = []
+    seen: ClassVar[list[dict[str, list[str]]]] = []
 
     def do_POST(self) -> None:
         fields = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
