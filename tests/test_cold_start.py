@@ -19,7 +19,7 @@ print(statuses, sorted(m for m in ("boto3", "pydantic", "chalicelib.ledger") if 
 
 
 def test_form_and_request_pages_import_neither_boto3_nor_pydantic():
-    answer = subprocess.run(  # noqa: S603 (our own interpreter and probe)
+    answer = subprocess.run(
         [sys.executable, "-c", PROBE.format(root=str(ROOT))],
         capture_output=True,
         text=True,
