@@ -1098,22 +1098,11 @@ class Ledger:
 
     def contact(self, subject: str, now: datetime) -> dict[str, Any] | None:
         """Profile, per-purpose state and pending signups; None for nobody (or expired)."""
-        profile: dict[str, Any] | None = None
-        profiling: dict[str, Any] | None = None
-        states: dict[str, dict[str, Any]] = {}
-        pending: list[dict[str, Any]] = []
-        for item in self._query(subject, "P"):
-            sk = item["sk"]
-            if sk == "PROFILE":
-                profile = item
-            elif sk == "PROFILING":
-                profiling = item
-            elif sk.startswith("P#"):
-                states[sk[2:]] = item
-            elif sk.startswith("PENDING#") and int(item["expires_at"]) > now.timestamp():
-                pending.append(item)
-        if profile is None or _expired(profile, now):
+        snapshot = self._snapshot(subject, now)
+        if snapshot is None:
             return None
+        profile, profiling = snapshot.profile, snapshot.profiling
+        states, pending = snapshot.states, snapshot.pending
         purposes: dict[str, dict[str, Any]] = {}
         for item in states.values():
             purposes[item["sk"][2:]] = {
