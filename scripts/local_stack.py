@@ -44,7 +44,13 @@ SENDER_DOMAIN = "consentry.example"
 READY_LINE = "Consentry local stack ready"
 # moto's CloudFormation skips these types (and warns on every DescribeStacks):
 # provision() leaves them out of the stack and creates them with boto3 directly.
-MOTO_CANNOT_CREATE = {"AWS::SecretsManager::Secret"}
+MOTO_CANNOT_CREATE = {
+    "AWS::SecretsManager::Secret",
+    "AWS::SES::ConfigurationSet",
+    "AWS::SES::ConfigurationSetEventDestination",
+    "AWS::SES::EmailIdentity",
+    "AWS::SNS::TopicPolicy",
+}
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
 log = logging.getLogger("local_stack")
@@ -84,10 +90,15 @@ def moto_template() -> str:
     left_out = {name for name, r in resources.items() if r["Type"] in MOTO_CANNOT_CREATE}
     for name in left_out:
         del resources[name]
+
+    def mentions(out: Any, name: str) -> bool:
+        text = json.dumps(out)
+        return f'"{name}"' in text or f"${{{name}." in text or f"${{{name}}}" in text
+
     template["Outputs"] = {
         key: out
         for key, out in template.get("Outputs", {}).items()
-        if not any(f'"{name}"' in json.dumps(out) for name in left_out)
+        if not any(mentions(out, name) for name in left_out)
     }
     return json.dumps(template)
 
@@ -106,7 +117,10 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
         cfn.create_stack(
             StackName=stack,
             TemplateBody=moto_template(),
-            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+            Parameters=[
+                {"ParameterKey": "Stage", "ParameterValue": stage},
+                {"ParameterKey": "MailDomain", "ParameterValue": SENDER_DOMAIN},
+            ],
         )
     except ClientError as exc:
         if _error_code(exc) != "AlreadyExistsException":
