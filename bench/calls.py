@@ -40,6 +40,7 @@ def main() -> int:
                     results[flow.name] = {"available": False, "budget": flow.budget, "note": flow.note}
                     continue
                 warm = flows.measure(flow, driver, counter)
+                details = list(counter.details)
                 cold = flows.measure(flow, driver, counter, cold=True)
                 extra = list(cold)
                 for call in warm:
@@ -49,6 +50,7 @@ def main() -> int:
                 results[flow.name] = {
                     "available": True,
                     "calls": [f"{s}:{o}" for s, o in warm],
+                    "touches": details,
                     "by_kind": counts,
                     "budget": flow.budget,
                     "over": flows.over_budget(counts, flow.budget),

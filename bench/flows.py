@@ -61,24 +61,46 @@ def describe(counts: dict[str, int]) -> str:
 
 
 class CallCounter:
-    """A botocore ``before-call`` hook: records (service, operation) while recording."""
+    """A botocore ``before-call`` hook: records (service, operation) while recording, and
+    (from ``before-parameter-build``) what each DynamoDB call touches, for the cost model."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.details: list[dict[str, int]] = []
         self._recording = False
+        self._params: dict[str, Any] = {}
+
+    def params(self, params: dict[str, Any], **_: Any) -> None:
+        self._params = params
 
     def hook(self, model: Any, **_: Any) -> None:
         if self._recording:
             self.calls.append((model.service_model.service_name, model.name))
+            self.details.append(_touches(self._params))
 
     @contextmanager
     def record(self) -> Iterator[list[Call]]:
         self.calls = []
+        self.details = []
         self._recording = True
         try:
             yield self.calls
         finally:
             self._recording = False
+
+
+def _touches(params: dict[str, Any]) -> dict[str, int]:
+    """Items a DynamoDB call reads or writes, and writes that also land in the audience
+    index (they set aud_pk): what on-demand capacity is billed by."""
+    if "TransactItems" in params:
+        items = params["TransactItems"]
+        indexed = sum(":aud_pk" in json.dumps(item) for item in items)
+        return {"items": len(items), "indexed": indexed}
+    if "RequestItems" in params:
+        return {"items": sum(len(t.get("Keys", [])) for t in params["RequestItems"].values())}
+    if "Key" in params or "Item" in params:
+        return {"items": 1}
+    return {}
 
 
 def forget_clients() -> None:
@@ -97,6 +119,7 @@ def install(counter: CallCounter) -> None:
 
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build", counter.params)
     boto3.DEFAULT_SESSION.events.register("before-call", counter.hook)
     forget_clients()
 
