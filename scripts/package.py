@@ -7,7 +7,7 @@
    resources: what ``make test`` runs cfn-lint on).
 2. Bytecode. Lambda unpacks the zip read-only, so Python cannot cache what it compiles and
    every cold start would compile the app, Chalice and Jinja2 again: that alone doubles
-   a cold ``GET /forms/{id}`` (see bench/README.md and docs/operations.md). This step adds
+   a cold ``GET /forms/{id}`` (see docs/operations.md). This step adds
    ``__pycache__/*.cpython-3XX.pyc`` files, compiled by this interpreter (the one Chalice
    picked the Lambda runtime from), in checked-hash mode: Python verifies each against its
    source's hash, so a stale file is ignored, never run. Only the modules a cold start
