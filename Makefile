@@ -35,7 +35,7 @@ bench: $(STAMP) valgrind
 valgrind:
 	@command -v valgrind >/dev/null 2>&1 \
 	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	       && apt-get install -y -qq valgrind >/dev/null 2>&1; } \
+	       && apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq valgrind >/dev/null 2>&1; } \
 	  || echo "valgrind not available: the bench times cold starts by wall clock instead"
 
 # The deployment package for STAGE, as `make deploy` ships it (build/package-$(STAGE)/).

@@ -369,3 +369,30 @@ def test_dns_records_for_dkim_spf_and_dmarc():
     assert by_type[("bounce.consentry.example", "MX")] == "10 feedback-smtp.eu-west-1.amazonses.com"
     assert "include:amazonses.com" in by_type[("bounce.consentry.example", "TXT")]
     assert re.match(r'^"v=DMARC1; p=(none|quarantine|reject);', by_type[("_dmarc.consentry.example", "TXT")])
+
+
+def test_resources_then_preflight_against_moto(tmp_path, monkeypatch, capsys):
+    """The deploy script's AWS side: the stack is made (from what moto's CloudFormation
+    can create), then the checks before `chalice deploy` find only the example account."""
+    import boto3
+    from moto import mock_aws
+
+    from scripts.local_stack import moto_template
+
+    template = tmp_path / "resources.json"
+    template.write_text(moto_template())
+    monkeypatch.setattr(deploy, "RESOURCES", template)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        assert deploy.deploy_resources("prod") == 0
+        out = capsys.readouterr().out
+        assert "TableName: consentry-prod" in out
+        assert "bounce.consentry.example" in out and "_dmarc.consentry.example" in out
+        assert deploy.deploy_resources("prod") == 0  # again: an update with no changes
+        boto3.client("sesv2", region_name="eu-west-1").create_email_identity(
+            EmailIdentity="consentry.example"
+        )
+        account = boto3.client("sts", region_name="eu-west-1").get_caller_identity()["Account"]
+        assert deploy.preflight("prod") == [
+            f".chalice/policy-prod.json still names the example account 111122223333: put {account}"
+        ]
