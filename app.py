@@ -48,7 +48,12 @@ def request_log(event: Request, get_response: Callable[[Request], Response]) -> 
     return response
 
 
-@app.on_sqs_message(queue=MAIL_QUEUE, batch_size=1)
+# At most this many mail jobs run at once, so the sending rate stays under the SES quota;
+# the stage's reserved_concurrency for mail_worker (config.json) is the same number.
+MAIL_CONCURRENCY = 2
+
+
+@app.on_sqs_message(queue=MAIL_QUEUE, batch_size=1, maximum_concurrency=MAIL_CONCURRENCY)
 def mail_worker(event: SQSEvent) -> None:
     """Send queued mail. An exception leaves the job for SQS to retry, then dead-letter."""
     from chalicelib.mail import handle_job

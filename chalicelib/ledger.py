@@ -398,9 +398,9 @@ class Ledger:
                     }
                 }
             )
-            if snapshots:
-                ops.append(self._text_snapshot(text, form_id, at))
         ops.extend(extra_ops)
+        if snapshots:
+            self.store_texts(texts, form_id, now)
         counters = [self._rate_counter(cap, now) for cap in caps]
         self._transact_with_counters(counters + ops, [cap.name for cap in caps])
         return Signup(signup_id, subject, at, purposes)
@@ -1347,15 +1347,16 @@ class Ledger:
     def store_texts(self, texts: Iterable[ConsentText], form_id: str, now: datetime) -> None:
         """Store texts once under their versions before the rows that point at them.
 
-        An import's rows share their texts: writing each once, up front, keeps that one
-        hot item out of every row's transaction (concurrent transactions on one item fail).
+        Every signup of a form shares its texts: writing each once per container, before
+        and outside the signups' transactions, keeps that hot item out of them (DynamoDB
+        cancels concurrent transactions on one item). A text is written before any event
+        can point at it, and never overwritten.
         """
         at = iso(now)
-        seen: set[str] = set()
         for text in texts:
-            if text.version not in seen:
-                seen.add(text.version)
+            if (self._table, text.version) not in _STORED_TEXTS:
                 self._db.update_item(**self._text_snapshot(text, form_id, at)["Update"])
+                _STORED_TEXTS.add((self._table, text.version))
 
     def record_import(
         self,
@@ -1658,6 +1659,16 @@ class Ledger:
                 ),
             )
         return len(keys)
+
+
+# Text versions this container has stored (per table): a text is written once and never
+# changes, so one write per container and version is enough.
+_STORED_TEXTS: set[tuple[str, str]] = set()
+
+
+def clear_cache() -> None:
+    """Forget which texts are stored (a new container would; tests use a fresh table each)."""
+    _STORED_TEXTS.clear()
 
 
 def _expired(item: dict[str, Any], now: datetime) -> bool:

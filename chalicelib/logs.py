@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from contextvars import ContextVar
@@ -55,9 +56,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure(logger: logging.Logger, level: int = logging.INFO) -> None:
-    """Give the app's logger (and so every ``consentry.*`` logger) JSON lines at INFO."""
-    logger.setLevel(level)
+def configure(logger: logging.Logger) -> None:
+    """Give the app's logger (and so every ``consentry.*`` logger) JSON lines, at the level
+    ``CONSENTRY_LOG_LEVEL`` names (INFO unless set; the bench sets WARNING)."""
+    level = os.environ.get("CONSENTRY_LOG_LEVEL", "INFO").upper()
+    logger.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     if not logger.handlers:
         logger.addHandler(logging.StreamHandler())
     for handler in logger.handlers:

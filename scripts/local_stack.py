@@ -44,13 +44,14 @@ SENDER_DOMAIN = "consentry.example"
 READY_LINE = "Consentry local stack ready"
 # moto's CloudFormation skips these types (and warns on every DescribeStacks):
 # provision() leaves them out of the stack and creates what the app needs with boto3
-# directly (the secret, the SES configuration set); the topic policy and the alarms
-# matter only on AWS.
+# directly (the secret, the SES identity and configuration set); the topic policy and the
+# alarms matter only on AWS.
 MOTO_CANNOT_CREATE = {
     "AWS::SecretsManager::Secret",
     "AWS::SNS::TopicPolicy",
     "AWS::SES::ConfigurationSet",
     "AWS::SES::ConfigurationSetEventDestination",
+    "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm",
 }
 
@@ -92,10 +93,15 @@ def moto_template() -> str:
     left_out = {name for name, r in resources.items() if r["Type"] in MOTO_CANNOT_CREATE}
     for name in left_out:
         del resources[name]
+
+    def mentions(out: Any, name: str) -> bool:
+        text = json.dumps(out)
+        return f'"{name}"' in text or f"${{{name}." in text or f"${{{name}}}" in text
+
     template["Outputs"] = {
         key: out
         for key, out in template.get("Outputs", {}).items()
-        if not any(f'"{name}"' in json.dumps(out) for name in left_out)
+        if not any(mentions(out, name) for name in left_out)
     }
     return json.dumps(template)
 
@@ -114,7 +120,10 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
         cfn.create_stack(
             StackName=stack,
             TemplateBody=moto_template(),
-            Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
+            Parameters=[
+                {"ParameterKey": "Stage", "ParameterValue": stage},
+                {"ParameterKey": "MailDomain", "ParameterValue": SENDER_DOMAIN},
+            ],
         )
     except ClientError as exc:
         if _error_code(exc) != "AlreadyExistsException":

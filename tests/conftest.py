@@ -45,9 +45,11 @@ STAGE_ENV = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"
 
 
 def _clear_caches() -> None:
-    from chalicelib import keys
+    """What a new Lambda container starts without: each test has a fresh moto account."""
+    from chalicelib import keys, ledger
 
     keys.clear_cache()
+    ledger.clear_cache()
 
 
 @pytest.fixture

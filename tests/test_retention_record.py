@@ -33,7 +33,9 @@ def test_every_retention_period_is_a_stage_setting_with_a_default():
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert {k: config["environment_variables"].get(k) for k in RETENTION_SETTINGS} == RETENTION_SETTINGS
     resources = (ROOT / ".chalice" / "resources.yaml").read_text()
-    assert resources.count("RetentionInDays: 30") == 2  # both functions' log groups
+    # every function's log group keeps logs for LogRetentionDays, 30 unless ops choose
+    assert resources.count("RetentionInDays: !Ref LogRetentionDays") == 3
+    assert "LogRetentionDays:\n    Type: Number\n    Default: 30" in resources
     for stage in config["stages"].values():
         assert not set(stage.get("environment_variables", {})) & set(RETENTION_SETTINGS)
 

@@ -195,7 +195,7 @@ def test_the_stack_wires_ses_feedback_to_the_topic(visitor):
     assert topic["TopicName"] == {"Fn::Sub": "consentry-${Stage}-ses-feedback"}
     (statement,) = resources["FeedbackTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "ses.amazonaws.com"} and statement["Action"] == "sns:Publish"
-    destination = resources["ConfigurationSetFeedback"]["Properties"]["EventDestination"]
+    destination = resources["FeedbackDestination"]["Properties"]["EventDestination"]
     assert sorted(destination["MatchingEventTypes"]) == ["bounce", "complaint"]
     assert destination["SnsDestination"]["TopicARN"] == {"Ref": "FeedbackTopic"}
     assert "FeedbackTopicArn" in _template()["Outputs"]

@@ -1,0 +1,188 @@
+"""What a million signups cost: list prices times what the bench measured.
+
+A signup here is the whole funnel: one form view, one signup POST, its mail job, the
+confirm page and the confirm POST. Calls, items written and read, page sizes and CPU time
+per request come from the bench (bench/latest.json); prices are eu-west-1 list prices;
+everything else is an assumption named in ``ASSUMPTIONS``. docs/operations.md prints it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PRICES_CHECKED = "2026-11-29"
+# USD, eu-west-1 (Ireland), on-demand list prices, first pricing tier.
+PRICES: dict[str, dict[str, Any]] = {
+    "lambda_request": {
+        "usd": 0.20 / 1e6,
+        "unit": "request",
+        "source": "https://aws.amazon.com/lambda/pricing/",
+        "note": "$0.20 per million requests",
+    },
+    "lambda_gb_second": {
+        "usd": 0.0000166667,
+        "unit": "GB-second (x86)",
+        "source": "https://aws.amazon.com/lambda/pricing/",
+        "note": "first 6 billion GB-s a month",
+    },
+    "api_gateway_rest": {
+        "usd": 3.50 / 1e6,
+        "unit": "REST API call",
+        "source": "https://aws.amazon.com/api-gateway/pricing/",
+        "note": "first 333 million calls a month (AWS whitepaper 'Best practices for API Gateway"
+        " private APIs', cost optimization); Chalice deploys REST APIs",
+    },
+    "dynamodb_wru": {
+        "usd": 0.7068 / 1e6,
+        "unit": "write request unit (on-demand)",
+        "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "note": "ASSUMPTION: Ireland's $1.4135 per million before AWS halved on-demand"
+        " throughput prices on 1 Nov 2024",
+    },
+    "dynamodb_rru": {
+        "usd": 0.1413 / 1e6,
+        "unit": "read request unit (on-demand)",
+        "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+        "note": "ASSUMPTION: Ireland's $0.283 per million, halved on 1 Nov 2024",
+    },
+    "ses_message": {
+        "usd": 0.10 / 1000,
+        "unit": "outbound message",
+        "source": "https://aws.amazon.com/ses/pricing/",
+        "note": "$0.10 per 1,000 (ASSUMPTION: not re-read from the page)",
+    },
+    "sqs_request": {
+        "usd": 0.40 / 1e6,
+        "unit": "standard queue request",
+        "source": "https://aws.amazon.com/sqs/pricing/",
+        "note": "$0.40 per million after the first million (ASSUMPTION: not re-read)",
+    },
+    "logs_gb": {
+        "usd": 0.57,
+        "unit": "GB of logs ingested",
+        "source": "https://aws.amazon.com/cloudwatch/pricing/",
+        "note": "ASSUMPTION: Ireland's standard ingestion price",
+    },
+    "data_out_gb": {
+        "usd": 0.09,
+        "unit": "GB out to the internet",
+        "source": "https://aws.amazon.com/ec2/pricing/on-demand/",
+        "note": "ASSUMPTION: first 10 TB a month; API Gateway bills transfer at EC2 rates",
+    },
+}
+
+ASSUMPTIONS: dict[str, Any] = {
+    # A Lambda function gets one vCPU at 1,769 MB and a proportional share below; this
+    # machine's core counts as one vCPU.
+    "full_vcpu_mb": 1769,
+    # Time spent waiting on AWS per call, in-region (not measured here: moto answers locally).
+    "wait_ms": {"dynamodb": 8.0, "sqs": 10.0, "sesv2": 60.0, "secretsmanager": 15.0},
+    # Lambda's own log lines per invocation (START, END, REPORT) plus the app's.
+    "log_bytes_per_invocation": 400,
+    "response_header_bytes": 600,
+    # The SQS trigger receives and deletes each message: two requests besides the send.
+    "sqs_requests_per_job": 3,
+    # Share of invocations that start a new container (steady traffic: few).
+    "cold_share": 0.01,
+}
+
+# The funnel of one signup: (route of the bench, flow of the AWS-call count, memory key).
+FUNNEL = (
+    ("GET /forms/{id}", "form GET", "api"),
+    ("POST /forms/{id}", "signup POST", "api"),
+    ("mail job (SQS)", "mail job", "worker"),
+    ("GET /confirm/{token}", "confirm GET", "api"),
+    ("POST /confirm/{token}", "confirm POST", "api"),
+)
+
+
+def _units(calls: list[str], touches: list[dict[str, int]]) -> tuple[float, float]:
+    """On-demand units of one request: transactional writes cost 2 WRU an item (up to
+    1 KB), an index write 1 more; strongly consistent reads 1 RRU an item (up to 4 KB)."""
+    wru = rru = 0.0
+    for call, touched in zip(calls, touches, strict=True):
+        items = touched.get("items", 0)
+        if call == "dynamodb:TransactWriteItems":
+            wru += 2 * items + touched.get("indexed", 0)
+        elif call.startswith("dynamodb:") and call.split(":")[1] in ("PutItem", "UpdateItem", "DeleteItem"):
+            wru += items
+        elif call.startswith("dynamodb:"):
+            rru += items
+    return wru, rru
+
+
+def per_million(data: dict[str, Any], memory: dict[str, int]) -> dict[str, Any]:
+    """Cost lines per million signups, from a bench result and the stage's memory sizes."""
+    a, p = ASSUMPTIONS, PRICES
+    warm, cold, calls = data["warm"]["routes"], data["cold_start"], data["aws_calls"]
+    baseline_ms = cold.get("baseline_ms")
+    lines: dict[str, float] = {}
+    gb_seconds = invocations = api_calls = wru = rru = sqs = mails = out_bytes = 0.0
+    cold_gb_seconds = 0.0
+    for route, flow, fn in FUNNEL:
+        mem = memory[fn]
+        share = min(1.0, mem / a["full_vcpu_mb"])
+        flow_calls = calls[flow]["calls"]
+        wait = sum(a["wait_ms"].get(c.split(":")[0], 10.0) for c in flow_calls)
+        ms = math.ceil(warm[route]["us"] / 1000 / share + wait)
+        gb_seconds += ms / 1000 * mem / 1024
+        invocations += 1
+        if fn == "api":
+            api_calls += 1
+            out_bytes += warm[route].get("bytes", 0) + a["response_header_bytes"]
+        w, r = _units(flow_calls, calls[flow].get("touches", [{}] * len(flow_calls)))
+        wru, rru = wru + w, rru + r
+        sqs += sum(c == "sqs:SendMessage" for c in flow_calls) * a["sqs_requests_per_job"]
+        mails += sum(c.endswith(":SendEmail") for c in flow_calls)
+        mode = cold["modes"]["package"]
+        if baseline_ms and route in mode:
+            cold_ms = mode[route]["ratio"] * baseline_ms / share
+            cold_gb_seconds += a["cold_share"] * cold_ms / 1000 * mem / 1024
+    n = 1e6
+    lines["Lambda requests"] = invocations * n * p["lambda_request"]["usd"]
+    lines["Lambda duration (warm)"] = gb_seconds * n * p["lambda_gb_second"]["usd"]
+    lines[f"Lambda duration (cold starts, {a['cold_share']:.0%} of invocations)"] = (
+        cold_gb_seconds * n * p["lambda_gb_second"]["usd"]
+    )
+    lines["API Gateway (REST)"] = api_calls * n * p["api_gateway_rest"]["usd"]
+    lines["DynamoDB writes (on-demand)"] = wru * n * p["dynamodb_wru"]["usd"]
+    lines["DynamoDB reads (on-demand)"] = rru * n * p["dynamodb_rru"]["usd"]
+    lines["SES"] = mails * n * p["ses_message"]["usd"]
+    lines["SQS"] = sqs * n * p["sqs_request"]["usd"]
+    lines["CloudWatch Logs"] = invocations * a["log_bytes_per_invocation"] * n / 1e9 * p["logs_gb"]["usd"]
+    lines["Data transfer out (pages)"] = out_bytes * n / 1e9 * p["data_out_gb"]["usd"]
+    return {
+        "per_signup": {
+            "invocations": invocations,
+            "api_calls": api_calls,
+            "gb_seconds_warm": gb_seconds,
+            "wru": wru,
+            "rru": rru,
+            "sqs_requests": sqs,
+            "mails": mails,
+            "bytes_out": out_bytes,
+        },
+        "usd_per_million_signups": lines,
+        "total": sum(lines.values()),
+        "form_view_only_per_million": (
+            n * (p["lambda_request"]["usd"] + p["api_gateway_rest"]["usd"])
+            + n
+            * math.ceil(warm["GET /forms/{id}"]["us"] / 1000 / min(1.0, memory["api"] / a["full_vcpu_mb"]))
+            / 1000
+            * memory["api"]
+            / 1024
+            * p["lambda_gb_second"]["usd"]
+        ),
+        "prices_checked": PRICES_CHECKED,
+        "assumptions": ASSUMPTIONS,
+    }
+
+
+def report(model: dict[str, Any]) -> list[str]:
+    out = ["Cost per million signups (form view + signup + mail + confirm page + confirm), USD, eu-west-1:"]
+    for name, usd in model["usd_per_million_signups"].items():
+        out.append(f"  {name:55} {usd:9.2f}")
+    out.append(f"  {'total':55} {model['total']:9.2f}")
+    out.append(f"  a form view alone: {model['form_view_only_per_million']:.2f} per million views")
+    return out

@@ -1,0 +1,283 @@
+"""AWS calls per flow: DESIGN.md's table as budgets, counted by a botocore hook.
+
+A flow is one request a visitor, a mailbox provider or the queue makes, with the state it
+needs prepared beforehand (outside the count). ``measure`` counts the AWS API calls the
+app makes while serving that one request; ``over_budget`` compares them with the table.
+The tests (tests/test_aws_calls.py) and ``make bench`` run the same flows.
+
+Counts are for a warm container: the key secret and the queue's URL are fetched once per
+container and cached. ``measure(..., cold=True)`` drops those caches first, to show what
+the first request of a container adds.
+
+Adding a flow is one ``Flow(...)`` line in ``FLOWS``; a flow whose routes the app does not
+have (yet) is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+Call = tuple[str, str]  # (service, operation), e.g. ("dynamodb", "TransactWriteItems")
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+# How DESIGN.md's table names calls: a read, a write (a transaction is one write), a queue
+# send, a mail send. Anything else is named by its operation and has no budget.
+_READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
+_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+def kind(call: Call) -> str:
+    service, operation = call
+    if service == "dynamodb" and operation in _READS:
+        return "read"
+    if service == "dynamodb" and operation in _WRITES:
+        return "write"
+    if (service, operation) == ("sqs", "SendMessage"):
+        return "queue send"
+    if service in ("ses", "sesv2") and operation in ("SendEmail", "SendRawEmail"):
+        return "mail send"
+    return f"{service}:{operation}"
+
+
+def by_kind(calls: list[Call]) -> dict[str, int]:
+    return dict(Counter(kind(c) for c in calls))
+
+
+def over_budget(counts: dict[str, int], budget: dict[str, int]) -> list[str]:
+    """Each kind of call made more often than the budget allows (a kind not in it: 0)."""
+    return [f"{k}: {n} > {budget.get(k, 0)}" for k, n in sorted(counts.items()) if n > budget.get(k, 0)]
+
+
+def describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"
+
+
+class CallCounter:
+    """A botocore ``before-call`` hook: records (service, operation) while recording, and
+    (from ``before-parameter-build``) what each DynamoDB call touches, for the cost model."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.details: list[dict[str, int]] = []
+        self._recording = False
+        self._params: dict[str, Any] = {}
+
+    def params(self, params: dict[str, Any], **_: Any) -> None:
+        self._params = params
+
+    def hook(self, model: Any, **_: Any) -> None:
+        if self._recording:
+            self.calls.append((model.service_model.service_name, model.name))
+            self.details.append(_touches(self._params))
+
+    @contextmanager
+    def record(self) -> Iterator[list[Call]]:
+        self.calls = []
+        self.details = []
+        self._recording = True
+        try:
+            yield self.calls
+        finally:
+            self._recording = False
+
+
+def _touches(params: dict[str, Any]) -> dict[str, int]:
+    """Items a DynamoDB call reads or writes, and writes that also land in the audience
+    index (they set aud_pk): what on-demand capacity is billed by."""
+    if "TransactItems" in params:
+        items = params["TransactItems"]
+        indexed = sum(":aud_pk" in json.dumps(item) for item in items)
+        return {"items": len(items), "indexed": indexed}
+    if "RequestItems" in params:
+        return {"items": sum(len(t.get("Keys", [])) for t in params["RequestItems"].values())}
+    if "Key" in params or "Item" in params:
+        return {"items": 1}
+    return {}
+
+
+def forget_clients() -> None:
+    """Drop what the app caches per container: its clients, the key secret, the queue URL."""
+    from chalicelib import jobs, keys, ledger, mail
+
+    for cached in (ledger._client, jobs._client, jobs._queue_url, mail._client):
+        cached.cache_clear()
+    keys.clear_cache()
+
+
+def install(counter: CallCounter) -> None:
+    """Hook the counter into the default boto3 session, from which the app builds its
+    clients (on first use, so the cached ones are dropped and rebuilt through the hook)."""
+    import boto3
+
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build", counter.params)
+    boto3.DEFAULT_SESSION.events.register("before-call", counter.hook)
+    forget_clients()
+
+
+def uninstall() -> None:
+    """Back to a plain default session; the app rebuilds its clients from it."""
+    import boto3
+
+    boto3.DEFAULT_SESSION = None
+    forget_clients()
+
+
+# -- the flows --------------------------------------------------------------------------
+
+_serial = itertools.count(1)
+
+
+def _address() -> str:
+    return f"flow-{next(_serial)}@example.com"
+
+
+class Driver:
+    """What the flows need of the app under test: tests/conftest.py's Visitor and the key."""
+
+    def __init__(self, visitor: Any, api_key: str) -> None:
+        self.v = visitor
+        self.api_key = api_key
+
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def take_job(self) -> str:
+        """The queued mail job of the latest signup, taken off the queue."""
+        messages = self.v.queued()
+        assert messages, "the signup queued no mail job"
+        for message in messages:
+            self.v.sqs.delete_message(
+                QueueUrl=self.v.resources["queue_url"], ReceiptHandle=message["ReceiptHandle"]
+            )
+        return str(messages[-1]["Body"])
+
+    def confirm_path(self) -> str:
+        email = _address()
+        self.v.signup(email)
+        self.v.run_mail_jobs()
+        return str(self.v.confirm_link(email))
+
+    def confirmed(self) -> str:
+        """A person with both purposes granted; returns the address."""
+        email = _address()
+        self.v.signup(email)
+        self.v.run_mail_jobs()
+        answer = self.v.client.http.post(self.v.confirm_link(email), headers=FORM)
+        assert answer.status_code == 200, answer.body
+        return email
+
+    def unsubscribe_path(self) -> str:
+        answer = self.v.post_json("/api/links", {"email": self.confirmed()}, headers=self.bearer())
+        assert answer.status_code == 200, answer.body
+        return urlsplit(json.loads(answer.body)["unsubscribe_url"]).path
+
+
+def _warm(d: Driver) -> None:
+    """A signup first, so the key secret and the queue URL are cached, as in a warm container."""
+    d.v.signup(_address())
+    d.take_job()
+
+
+def _queued_job(d: Driver) -> str:
+    _warm(d)
+    d.v.signup(_address())
+    return d.take_job()
+
+
+def _signup(d: Driver, _: None) -> Any:
+    fields = [("email", _address()), ("purposes", "newsletter"), ("purposes", "offers")]
+    return d.v.post_form("/forms/newsletter", fields)
+
+
+def _get(path: str) -> Callable[[Driver, Any], Any]:
+    return lambda d, _: d.v.get(path)
+
+
+def _get_state(d: Driver, path: str) -> Any:
+    return d.v.get(path)
+
+
+def _post_button(d: Driver, path: str) -> Any:
+    return d.v.client.http.post(path, headers=FORM)
+
+
+def _one_click(d: Driver, path: str) -> Any:
+    return d.v.post_form(path, {"List-Unsubscribe": "One-Click"})
+
+
+def _preferences(d: Driver, path: str) -> Any:
+    return d.v.post_form(path, [("purposes", "newsletter"), ("profiling", "object")])
+
+
+def _audience(d: Driver, _: str) -> Any:
+    return d.v.client.http.get("/api/audiences/newsletter", headers=d.bearer())
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    routes: tuple[tuple[str, str], ...]  # (method, route) the app must have; ("SQS", handler name)
+    budget: dict[str, int]  # at most this many calls of each kind: DESIGN.md's table
+    prepare: Callable[[Driver], Any]  # not counted
+    request: Callable[[Driver, Any], Any]  # counted; returns the response
+    status: int | None = 200
+    note: str = field(default="")
+
+    def available(self, app_module: Any) -> bool:
+        """Whether the app has what the flow needs (flows of later issues skip until then)."""
+        for method, route in self.routes:
+            if method == "SQS":
+                if not callable(getattr(app_module, route, None)):
+                    return False
+            elif method not in app_module.app.routes.get(route, {}):
+                return False
+        return True
+
+
+_FORM = (("GET", "/forms/{form_id}"),)
+_SIGNUP = (("POST", "/forms/{form_id}"),)
+_MANAGE = (("POST", "/api/links"),)
+
+FLOWS: tuple[Flow, ...] = (
+    Flow("form GET", _FORM, {}, lambda d: None, _get("/forms/newsletter")),
+    Flow("signup POST", _SIGNUP, {"write": 1, "queue send": 1}, _warm, _signup),
+    Flow("mail job", (*_SIGNUP, ("SQS", "mail_worker")), {"read": 1, "mail send": 1, "write": 1},
+         _queued_job, lambda d, job: d.v.deliver([job]), status=None),
+    Flow("confirm GET", (("GET", "/confirm/{token}"),), {}, Driver.confirm_path, _get_state),
+    Flow("confirm POST", (("POST", "/confirm/{token}"),), {"write": 1}, Driver.confirm_path, _post_button),
+    Flow("unsubscribe GET", (("GET", "/unsubscribe/{token}"), *_MANAGE), {"read": 1},
+         Driver.unsubscribe_path, _get_state),
+    # DESIGN.md's table says one conditional transaction. Measured: one consistent read
+    # first, kept on purpose: it tells which purposes are granted or pending (a withdrawal
+    # must also stop a pending signup, and saying no twice must record nothing), and an
+    # erased person gets the uniform 400. A blind write would fail for an all-purposes
+    # link, or record a duplicate event on every repeat.
+    Flow("one-click POST", (("POST", "/unsubscribe/{token}"), *_MANAGE), {"read": 1, "write": 1},
+         Driver.unsubscribe_path, _one_click, note="DESIGN.md: 1 transaction; +1 read, see flows.py"),
+    Flow("preferences POST", (("POST", "/unsubscribe/{token}"), *_MANAGE), {"read": 1, "write": 1},
+         Driver.unsubscribe_path, _preferences, note="DESIGN.md: 1 transaction; +1 read, see flows.py"),
+    Flow("audience page", (("GET", "/api/audiences/{purpose}"),), {"read": 2}, Driver.confirmed, _audience,
+         note="not in DESIGN.md's table: one index query, one batch read of the page's people"),
+)  # fmt: skip
+
+
+def measure(flow: Flow, driver: Driver, counter: CallCounter, *, cold: bool = False) -> list[Call]:
+    """The AWS calls the app makes serving the flow's request once (after its preparation)."""
+    state = flow.prepare(driver)
+    if cold:
+        forget_clients()
+    with counter.record() as calls:
+        response = flow.request(driver, state)
+    if flow.status is not None:
+        assert response.status_code == flow.status, (flow.name, response.status_code, response.body[:300])
+    return list(calls)

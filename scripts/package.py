@@ -1,0 +1,341 @@
+"""Build the deployment package as `chalice deploy` will upload it, and the template make test lints.
+
+    python scripts/package.py --stage prod [--out build/package-prod]
+
+1. ``chalice package --stage S --merge-template .chalice/resources.yaml OUT`` writes
+   ``OUT/deployment.zip`` and ``OUT/sam.yaml`` (the functions merged with the stage's
+   resources: what ``make test`` runs cfn-lint on).
+2. Bytecode. Lambda unpacks the zip read-only, so Python cannot cache what it compiles and
+   every cold start would compile the app, Chalice and Jinja2 again: that alone doubles
+   a cold ``GET /forms/{id}`` (see docs/operations.md). This step adds
+   ``__pycache__/*.cpython-3XX.pyc`` files, compiled by this interpreter (the one Chalice
+   picked the Lambda runtime from), in checked-hash mode: Python verifies each against its
+   source's hash, so a stale file is ignored, never run. Only the modules a cold start
+   imports (``TRACE``) are compiled, and a few never-imported parts of libraries are left
+   out (``EXCLUDE``), to keep the zip under 4 MB.
+3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
+   named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
+   ``chalice deploy`` run on the same tree reuses it: what is deployed is this file
+   (scripts/deploy.py checks that before it deploys).
+
+Prints the zip's path, size and SHA-256, and anything ``problems`` finds wrong with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / ".chalice" / "config.json"
+RESOURCES = ROOT / ".chalice" / "resources.yaml"
+DEFAULT_REGION = "eu-west-1"
+MARKER = "consentry-build.json"
+MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
+
+# Never imported at run time, left out of the zip to keep it under 4 MB once it carries
+# bytecode: dnspython (email-validator needs it only for deliverability checks, which
+# models.py switches off), pydantic's v1 compatibility layer (imported only by code
+# written for pydantic 1, or for a type with v1-style validators: the import trace below
+# builds every model's schema and fails the build if one reaches for it) and pydantic's
+# mypy plugin. The package test runs the app without them. The packages' *.dist-info
+# metadata goes too: nothing the app imports reads it (pydantic checks pydantic-core's
+# version from the module, not from metadata), and it is ~100 KB of the 4 MB budget.
+EXCLUDE = ("dns/", "dnspython-", "pydantic/v1/", "pydantic/mypy.py")
+
+
+def _left_out(name: str) -> bool:
+    return name.startswith(EXCLUDE) or name.split("/", 1)[0].endswith(".dist-info")
+
+
+# What a cold start imports: every route's module and the libraries they load. The modules
+# this imports (traced in a fresh interpreter on the unzipped package) get bytecode; the
+# rest of the libraries (pydantic.v1, jinja2's sandbox, ...) stay source-only.
+TRACE = """
+import json, sys
+root = sys.argv[1]
+sys.path.insert(0, root)
+import app
+from chalicelib import catalogue, jobs, keys, ledger, mail, models, pages, signups, tokens, web
+from chalicelib.views import api, public
+models.SignupRequest.model_validate({"email": "trace@example.com", "name": "T", "purposes": ["newsletter"]})
+try:
+    models.SignupRequest.model_validate({"email": "not an address", "purposes": []})
+except models.ValidationError as exc:
+    models.field_errors(exc)
+for name in ("form.html", "message.html", "confirm.html"):
+    pages.environment().get_template(name)
+pages.environment().get_template("mail/confirm.txt")
+pages.environment().get_template("mail/confirm.html")
+tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
+files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
+mine = [f[len(root) + 1 :] for f in files if f.startswith(root + "/") and f.endswith(".py")]
+print(json.dumps(sorted(mine)))
+"""
+
+
+# Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
+# way is rebuilt rather than reused.
+RECIPE = hashlib.sha256(json.dumps([EXCLUDE, TRACE, sys.implementation.cache_tag, 2]).encode()).hexdigest()[
+    :12
+]
+
+
+def stage_env(stage: str) -> dict[str, str]:
+    """The stage's environment as config.json gives it (global, then the stage's own)."""
+    config = json.loads(CONFIG.read_text(encoding="utf-8"))
+    if stage not in config["stages"]:
+        raise SystemExit(f"no stage {stage!r} in {CONFIG}")
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+def chalice_env(stage: str) -> dict[str, str]:
+    """What `chalice package` and `chalice deploy` need from the shell: a region, and the
+    mail queue's name, which app.py reads when it registers the queue consumer."""
+    env = os.environ.copy()
+    env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    # chalice imports app.py; bytecode it wrote into chalicelib/ would change the package's
+    # hash between `package` and `deploy`.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["CONSENTRY_MAIL_QUEUE"] = stage_env(stage)["CONSENTRY_MAIL_QUEUE"]
+    return env
+
+
+def chalice_bin() -> str:
+    return str(Path(sys.executable).with_name("chalice"))
+
+
+def pyc_name(source: str) -> str:
+    folder, _, file = source.rpartition("/")
+    tag = sys.implementation.cache_tag
+    return f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.{tag}.pyc"
+
+
+def checked_hash_pyc(source: bytes, name: str) -> bytes:
+    """Bytecode that Python uses only while it matches the source's hash (PEP 552)."""
+    from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
+
+    code = compile(source, name, "exec", dont_inherit=True)
+    return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), True))
+
+
+def traced_modules(zip_path: Path) -> set[str]:
+    """The package's modules a cold start imports, found by importing them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        done = subprocess.run(
+            [sys.executable, "-I", "-B", "-c", TRACE, tmp], env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"tracing the package's imports failed:\n{done.stderr[-3000:]}")
+        return set(json.loads(done.stdout))
+
+
+def finish(zip_path: Path) -> dict[str, Any]:
+    """Rewrite chalice's zip: leave out EXCLUDE and any bytecode it picked up from the
+    working tree, add checked-hash bytecode for what a cold start imports. Idempotent."""
+    with zipfile.ZipFile(zip_path) as src:
+        if MARKER in src.namelist():
+            return dict(json.loads(src.read(MARKER)))
+        keep = [i for i in src.infolist() if "__pycache__/" not in i.filename and not _left_out(i.filename)]
+        left_out = sorted(p for p in EXCLUDE if any(i.filename.startswith(p) for i in src.infolist()))
+        left_out += sorted(
+            {i.filename.split("/", 1)[0] for i in src.infolist() if _left_out(i.filename)}
+            - {p.rstrip("/") for p in EXCLUDE}
+            - {i.filename.split("/", 1)[0] for i in src.infolist() if i.filename.startswith(EXCLUDE)}
+        )
+        tmp = zip_path.with_suffix(".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+            for info in keep:
+                out.writestr(_copy_info(info), src.read(info), compresslevel=9)
+    traced = traced_modules(tmp)
+    with (
+        zipfile.ZipFile(tmp) as src,
+        zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out,
+    ):
+        for info in src.infolist():
+            data = src.read(info)
+            out.writestr(_copy_info(info), data, compresslevel=9)
+            if info.filename in traced:
+                pyc = checked_hash_pyc(data, info.filename)
+                out.writestr(_new_info(pyc_name(info.filename), info), pyc, compresslevel=9)
+        marker = {
+            "recipe": RECIPE,
+            "python": sys.implementation.cache_tag,
+            "bytecode": "checked-hash",
+            "compiled": sorted(traced),
+            "left_out": left_out,
+        }
+        out.writestr(_new_info(MARKER, None), json.dumps(marker, indent=1) + "\n", compresslevel=9)
+    tmp.unlink()
+    return marker
+
+
+def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    copy = zipfile.ZipInfo(info.filename, info.date_time)
+    copy.external_attr = info.external_attr
+    copy.compress_type = zipfile.ZIP_DEFLATED
+    return copy
+
+
+def _new_info(name: str, like: zipfile.ZipInfo | None) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, like.date_time if like else (1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def cached_package() -> Path:
+    """Where Chalice keeps (and `chalice deploy` looks for) this tree's deployment zip."""
+    from chalice.config import Config
+    from chalice.deploy.packager import LambdaDeploymentPackager
+    from chalice.utils import UI, OSUtils
+
+    packager = LambdaDeploymentPackager(
+        osutils=OSUtils(),
+        dependency_builder=None,  # type: ignore[arg-type]  # naming the file needs none
+        ui=UI(),
+    )
+    version = Config.create().lambda_python_version
+    return Path(packager.deployment_package_filename(str(ROOT), version))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _marker(zip_path: Path) -> dict[str, Any] | None:
+    with zipfile.ZipFile(zip_path) as z:
+        return dict(json.loads(z.read(MARKER))) if MARKER in z.namelist() else None
+
+
+def _chalice_package(stage: str, out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [chalice_bin(), "package", "--stage", stage, "--merge-template", str(RESOURCES), str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, env=chalice_env(stage), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"chalice package failed:\n{done.stdout}\n{done.stderr}")
+
+
+def build(stage: str, out: Path) -> Path:
+    """Package the stage into ``out`` (deployment.zip, sam.yaml); return the zip's path."""
+    for cache_dir in (ROOT / "chalicelib").rglob("__pycache__"):
+        shutil.rmtree(cache_dir)  # the working tree's bytecode would only change the hash
+    _chalice_package(stage, out)
+    cache = cached_package()
+    marker = _marker(cache) if cache.exists() else None
+    if marker is not None and marker.get("recipe") != RECIPE:
+        cache.unlink()  # finished by an older recipe: have chalice build it afresh
+        _chalice_package(stage, out)
+    package = out / "deployment.zip"
+    if not cache.exists() or sha256(cache) != sha256(package):
+        raise SystemExit(f"chalice's package cache {cache} is not the zip it just built")
+    finish(cache)
+    shutil.copyfile(cache, package)
+    return package
+
+
+def problems(zip_path: Path, max_bytes: int = MAX_BYTES) -> list[str]:
+    """What is wrong with a deployment package: missing templates or catalogue, boto3
+    inside, bytecode missing or stale for a module a cold start imports, too big."""
+    found: list[str] = []
+    with zipfile.ZipFile(zip_path) as z:
+        names = set(z.namelist())
+        templates = sorted(
+            "templates/" + p.relative_to(ROOT / "templates").as_posix()
+            for p in (ROOT / "templates").rglob("*")
+            if p.is_file()
+        )
+        for name in ["app.py", "chalice/app.py", "chalicelib/catalogue.toml", *templates]:
+            if name not in names:
+                found.append(f"missing {name}")
+        for lib in ("boto3/", "botocore/", "s3transfer/"):
+            if any(n.startswith(lib) for n in names):
+                found.append(f"carries {lib} (the Lambda runtime has it)")
+        marker = json.loads(z.read(MARKER)) if MARKER in names else None
+        if marker is None:
+            found.append(f"no {MARKER}: built without scripts/package.py, so without bytecode")
+        else:
+            for source in marker["compiled"]:
+                pyc = pyc_name(source)
+                if source not in names or pyc not in names:
+                    found.append(f"no bytecode for {source}")
+                    continue
+                data = z.read(pyc)
+                flags = int.from_bytes(data[4:8], "little")
+                if flags != 0b11 or data[8:16] != importlib.util.source_hash(z.read(source)):
+                    found.append(f"stale bytecode for {source}")
+    size = zip_path.stat().st_size
+    if size > max_bytes:
+        found.append(f"{size} bytes, over the {max_bytes} byte budget by {size - max_bytes}")
+    return found
+
+
+def without_bytecode(package: Path, out: Path) -> Path:
+    """A copy of the package as plain `chalice package` makes it: sources only."""
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename != MARKER and "__pycache__/" not in info.filename:
+                dst.writestr(_copy_info(info), src.read(info))
+    return out
+
+
+def boto3_pin() -> str:
+    for line in (ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("boto3=="):
+            return line.strip()
+    raise SystemExit("requirements-dev.txt pins no boto3")
+
+
+def lambda_python(where: Path = ROOT / "build" / "lambda-python") -> Path:
+    """A Python with nothing installed but boto3 (requirements-dev.txt's pin), as the Lambda
+    runtime has: the package must bring everything else. Made once, kept under build/."""
+    pin = boto3_pin()
+    python = where / "bin" / "python"
+    stamp = where / "consentry-pin.txt"
+    recipe = f"{pin} without setuptools"
+    if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == recipe:
+        return python
+    shutil.rmtree(where, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    pip = [str(python), "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", pin], check=True)
+    # Not in the Lambda runtime either; its .pth hook would load into every interpreter.
+    subprocess.run([*pip, "uninstall", "--yes", "setuptools"], check=True)
+    stamp.write_text(recipe, encoding="utf-8")
+    return python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    out = args.out or ROOT / "build" / f"package-{args.stage}"
+    package = build(args.stage, out)
+    size = package.stat().st_size
+    print(f"{package}  {size} bytes ({size / 1_000_000:.2f} MB)  sha256 {sha256(package)}")
+    wrong = problems(package)
+    for problem in wrong:
+        print(f"  problem: {problem}", file=sys.stderr)
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

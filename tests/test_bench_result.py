@@ -1,0 +1,29 @@
+"""bench/latest.json is the source of docs/operations.md's tables: it must be a whole result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import cost, run
+
+LATEST = Path(__file__).resolve().parent.parent / "bench" / "latest.json"
+
+
+def test_the_committed_bench_result_has_every_figure():
+    data = json.loads(LATEST.read_text())
+    assert data["cold_start"]["baseline"] > 0
+    package = data["cold_start"]["modes"]["package"]
+    assert {"GET /forms/{id}", "POST /forms/{id}"} <= set(package)
+    assert data["package"]["bytes"] > 0
+    assert data["warm"]["bare_route_us"] > 0
+    assert all(flow["over"] == [] for flow in data["aws_calls"].values() if flow.get("available"))
+    assert run.report(data) == data["table"]
+
+
+def test_the_cost_model_recomputes_from_the_result():
+    data = json.loads(LATEST.read_text())
+    model = cost.per_million(data, run.memory_sizes("prod"))
+    assert abs(model["total"] - data["cost"]["total"]) < 0.01
+    lines = model["usd_per_million_signups"]
+    assert lines["SES"] == max(lines.values())  # one mail per signup dominates

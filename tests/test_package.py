@@ -1,0 +1,185 @@
+"""The deployment package, as `make deploy` ships it, runs where Lambda runs it.
+
+scripts/package.py builds it (`chalice package --stage prod` merged with the resources,
+then bytecode) once per test session. The zip is unpacked and served by a fresh, isolated
+interpreter of a virtualenv that has nothing but boto3, as the Lambda runtime: the app,
+Chalice's runtime, the templates, the catalogue and every library must come from the zip.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bench.events import api_event
+from scripts import package as packaging
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Run by the bare interpreter: the standard library and the unzipped package only.
+LAMBDA_SIDE = r"""
+import json, sys
+root, event_file = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root)
+with open(event_file) as f:
+    event = json.load(f)
+out = {}
+import app
+answer = app.app(event, None)
+out["status"], out["body"], out["headers"] = answer["statusCode"], answer["body"], answer["headers"]
+
+from chalicelib import catalogue, mail, models, pages
+from chalicelib.ledger import PendingMail
+
+pending = PendingMail(
+    email="ada@example.com", name="Ada", lang="en", form_id="newsletter", purposes=("newsletter",),
+    requested_at="2026-01-01T00:00:00.000000Z", expires_at=2000000000, already_sent=False,
+)
+rendered = mail.render_confirmation(pending, "https://consent.example/confirm/TOKEN", 30, 7)
+out["mail"] = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+out["files"] = {
+    "mail template": pages.environment().get_template("mail/confirm.txt").filename,
+    "page template": pages.environment().get_template("form.html").filename,
+    "catalogue": str(catalogue.CATALOGUE_FILE),
+}
+out["newsletter_en"] = catalogue.load().purposes["newsletter"].texts["en"]
+out["email"] = models.SignupRequest.model_validate({"email": "Ada@Example.COM", "purposes": ["offers"]}).email
+out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory) -> Path:
+    return packaging.build("prod", tmp_path_factory.mktemp("package") / "prod")
+
+
+@pytest.fixture(scope="session")
+def unzipped(package, tmp_path_factory) -> Path:
+    where = tmp_path_factory.mktemp("unzipped")
+    with zipfile.ZipFile(package) as z:
+        z.extractall(where)
+    return where
+
+
+@pytest.fixture(scope="session")
+def served(unzipped, tmp_path_factory) -> dict:
+    python = packaging.lambda_python()
+    event = api_event("GET", "/forms/{form_id}", "/forms/newsletter", {"form_id": "newsletter"})
+    event_file = tmp_path_factory.mktemp("event") / "event.json"
+    event_file.write_text(json.dumps(event))
+    env = {**packaging.stage_env("prod"), "AWS_DEFAULT_REGION": "eu-west-1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [str(python), "-I", "-B", "-c", LAMBDA_SIDE, str(unzipped), str(event_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))  # after the app's JSON log lines
+
+
+def test_the_package_carries_templates_catalogue_and_bytecode_and_stays_small(package):
+    assert packaging.problems(package) == []
+    names = zipfile.ZipFile(package).namelist()
+    assert {"templates/form.html", "templates/mail/confirm.txt", "templates/mail/confirm.html"} <= set(names)
+    assert "chalicelib/catalogue.toml" in names
+    assert package.stat().st_size <= 4_000_000
+
+
+def test_the_check_fails_a_package_without_templates_or_catalogue(package, tmp_path):
+    cases = {
+        "templates/mail/": "missing templates/mail/confirm.txt",
+        "templates/form.html": "missing templates/form.html",
+        "chalicelib/catalogue.toml": "missing chalicelib/catalogue.toml",
+        "__pycache__/app.": "no bytecode for app.py",
+    }
+    with zipfile.ZipFile(package) as src:
+        entries = [(info.filename, src.read(info)) for info in src.infolist()]
+    for left_out, problem in cases.items():
+        broken = tmp_path / f"broken-{len(problem)}.zip"
+        with zipfile.ZipFile(broken, "w") as dst:
+            for name, data in entries:
+                if not name.startswith(left_out):
+                    dst.writestr(name, data)
+        assert problem in packaging.problems(broken)
+    plain = packaging.without_bytecode(package, tmp_path / "plain.zip")
+    assert any("without bytecode" in p for p in packaging.problems(plain))
+
+
+def test_the_packaged_app_serves_the_form_on_a_python_with_only_boto3(served, unzipped):
+    assert served["status"] == 200
+    assert served["headers"]["Content-Type"].startswith("text/html")
+    body = served["body"]
+    assert '<html lang="nl">' in body and "Voorbeeld Webwinkel B.V." in body
+    assert 'name="purposes" value="newsletter"' in body and "op elk moment intrekken" in body
+
+
+def test_the_packaged_app_renders_the_confirmation_mail_from_files_in_the_zip(served, unzipped):
+    for what, path in served["files"].items():
+        assert Path(path).resolve().is_relative_to(unzipped.resolve()), (what, path)
+    mail = served["mail"]
+    assert mail["subject"] == "Confirm your signup with Voorbeeld Webwinkel B.V."
+    assert "https://consent.example/confirm/TOKEN" in mail["text"]
+    assert served["newsletter_en"] in mail["text"]
+    assert 'href="https://consent.example/confirm/TOKEN"' in mail["html"]
+    assert served["email"] == "Ada@example.com"  # pydantic-core's Linux wheel loads and validates
+
+
+def test_everything_but_boto3_and_the_standard_library_comes_from_the_zip(served, unzipped):
+    runtime = Path(packaging.lambda_python()).parent.parent
+    stdlib = Path(sys.base_prefix).resolve()
+    outside = {}
+    for name, file in served["modules"].items():
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(unzipped.resolve()):
+            continue
+        top = name.split(".")[0]
+        from_runtime = path.is_relative_to(runtime.resolve())
+        if from_runtime and top in {
+            "boto3",
+            "botocore",
+            "s3transfer",
+            "jmespath",
+            "dateutil",
+            "urllib3",
+            "six",
+        }:
+            continue
+        if path.is_relative_to(stdlib) and "site-packages" not in path.parts:
+            continue
+        outside[name] = file
+    assert outside == {}
+    assert "dns" not in served["modules"] and "pydantic.v1" not in served["modules"]
+
+
+def test_each_module_the_form_and_the_mail_import_has_fresh_bytecode_in_the_zip(served, unzipped, package):
+    names = set(zipfile.ZipFile(package).namelist())
+    missing = []
+    for file in served["modules"].values():
+        if not file or not file.endswith(".py"):
+            continue
+        path = Path(file).resolve()
+        if path.is_relative_to(unzipped.resolve()):
+            source = path.relative_to(unzipped.resolve()).as_posix()
+            if packaging.pyc_name(source) not in names:
+                missing.append(source)
+    assert missing == []
+
+
+def test_the_merged_template_passes_cfn_lint(package):
+    template = package.parent / "sam.yaml"
+    assert "MailIdentity" in template.read_text() and "APIHandler" in template.read_text()
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
+    done = subprocess.run([cfn_lint, str(template)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
