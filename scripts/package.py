@@ -103,13 +103,16 @@ def stage_env(stage: str) -> dict[str, str]:
 
 def chalice_env(stage: str) -> dict[str, str]:
     """What `chalice package` and `chalice deploy` need from the shell: a region, and the
-    mail queue's name, which app.py reads when it registers the queue consumer."""
+    names of the mail queue and the SES feedback topic, which app.py reads when it
+    registers their consumers."""
     env = os.environ.copy()
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     # chalice imports app.py; bytecode it wrote into chalicelib/ would change the package's
     # hash between `package` and `deploy`.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["CONSENTRY_MAIL_QUEUE"] = stage_env(stage)["CONSENTRY_MAIL_QUEUE"]
+    stage_settings = stage_env(stage)
+    env["CONSENTRY_MAIL_QUEUE"] = stage_settings["CONSENTRY_MAIL_QUEUE"]
+    env["CONSENTRY_FEEDBACK_TOPIC"] = stage_settings["CONSENTRY_FEEDBACK_TOPIC"]
     return env
 
 

@@ -183,3 +183,10 @@ def test_the_merged_template_passes_cfn_lint(package):
     cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
     done = subprocess.run([cfn_lint, str(template)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_consumers_subscribe_to_the_stages_own_queue_and_topic(package):
+    """app.py names the queue and topic at deploy time; the package must carry prod's."""
+    template = (package.parent / "sam.yaml").read_text()
+    assert "consentry-prod-mail" in template and "consentry-prod-ses-feedback" in template
+    assert "consentry-dev-" not in template
