@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean i18n
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -n 2
+
+# Pages and mails: extract the English ids, update the Dutch and English catalogues, compile
+# the .mo files that ship in chalicelib/locale (commit all of them). Babel is build time only.
+i18n: $(STAMP)
+	$(BIN)/python scripts/i18n.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -136,6 +136,7 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
             purposes=link.purposes,
             evidence=evidence,
             now=utc_now(),
+            lang=link.lang,
         )
     except AlreadyConfirmed:
         return False
