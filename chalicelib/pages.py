@@ -86,7 +86,7 @@ def page(
     **context: Any,
 ) -> Response:
     return Response(
-        body=render(name, lang, **context),
+        body=render(name, lang, link_page=link_page, **context),
         status_code=status,
         headers=security_headers(
             frame_ancestors=frame_ancestors, form_action=form_action, link_page=link_page
