@@ -8,6 +8,8 @@ text once under that hash and every consent event points at it.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +17,8 @@ from pathlib import Path
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("nl", "en")
+EXTRA_ORIGINS = "CONSENTRY_EXTRA_ORIGINS"
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,30 @@ def text_version(purpose: str, lang: str, text: str) -> str:
     return digest[:32]
 
 
-@lru_cache(maxsize=1)
 def load() -> Catalogue:
-    """Parse and check the catalogue once per process."""
+    """The catalogue as this stage sees it: parsed and checked once per process (and per
+    value of the stage setting below, which chalice local and the tests may change)."""
+    return _load(os.environ.get(EXTRA_ORIGINS, ""))
+
+
+def extra_origins(value: str) -> tuple[str, ...]:
+    """``CONSENTRY_EXTRA_ORIGINS``: comma-separated origins this stage adds to each form's
+    ``allowed_origins`` and ``frame_ancestors`` (where the form lists any).
+
+    The catalogue is one file for every stage, but the sites that embed a form differ per
+    stage: the local stack's demo host page (http://127.0.0.1:8080, or a test's free port)
+    must not be listed for production. Exact origins only: no wildcard, no path.
+    """
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"{EXTRA_ORIGINS}: {origin!r} is not an origin like https://shop.example")
+    return origins
+
+
+@lru_cache(maxsize=4)
+def _load(extra: str) -> Catalogue:
+    added = extra_origins(extra)
     raw = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
     c = raw["controller"]
     controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
@@ -96,8 +121,8 @@ def load() -> Catalogue:
             purposes=tuple(f["purposes"]),
             languages=tuple(f.get("languages", LANGUAGES)),
             default_lang=f.get("default_lang", "nl"),
-            allowed_origins=tuple(f.get("allowed_origins", ())),
-            frame_ancestors=tuple(f.get("frame_ancestors", ())),
+            allowed_origins=_merged(f.get("allowed_origins", ()), added),
+            frame_ancestors=_merged(f.get("frame_ancestors", ()), added),
             thank_you_url=f.get("thank_you_url") or None,
         )
         for pid in form.purposes:
@@ -109,3 +134,9 @@ def load() -> Catalogue:
                 raise ValueError(f"purpose {pid!r} has no text in {missing}")
         forms[fid] = form
     return Catalogue(controller, purposes, forms)
+
+
+def _merged(listed: list[str] | tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    """The form's own list plus the stage's origins; a form that lists none (posted to or
+    framed by nobody else) stays closed."""
+    return tuple(dict.fromkeys((*listed, *added))) if listed else ()

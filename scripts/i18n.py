@@ -82,8 +82,10 @@ def updated(lang: str, template: Catalog) -> Catalog:
     catalog.msgid_bugs_address = "privacy@consentry.example"
     catalog.header_comment = HEADER.format(language=LANGUAGE_NAMES[lang])
     if lang == SOURCE_LANGUAGE:
+        # English is the source: an id is its own translation unless someone edited the
+        # wording here; a fuzzy guess from a similar id is never kept.
         for message in catalog:
-            if message.id and not _translated(message.string):
+            if message.id and (message.fuzzy or not _translated(message.string)):
                 message.string = message.id
                 message.flags.discard("fuzzy")
     return catalog
@@ -102,7 +104,8 @@ def missing(catalog: Catalog) -> list[str]:
 
 def po_bytes(catalog: Catalog) -> bytes:
     out = io.BytesIO()
-    write_po(out, catalog, width=100, include_lineno=False, ignore_obsolete=True)
+    # Sorted by id, without line numbers: moving code does not rewrite the catalogues.
+    write_po(out, catalog, width=100, include_lineno=False, ignore_obsolete=True, sort_output=True)
     return out.getvalue()
 
 
@@ -133,7 +136,11 @@ def main() -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content)
     for lang, gaps in untranslated.items():
-        print(f"{lang}: {len(gaps)} text(s) without a translation:", file=sys.stderr)
+        print(
+            f"{lang}: {len(gaps)} text(s) without a translation (empty, or fuzzy: a guess from a"
+            f" similar text to check, then delete its '#, fuzzy' line):",
+            file=sys.stderr,
+        )
         for gap in gaps:
             print(f"  {gap!r}", file=sys.stderr)
     if args.check and stale:
