@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean i18n browser-tools
+.PHONY: run test lint install clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# -- the browser tests' tools (issue 7): Debian's chromium and axe-core, never a downloaded browser
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q -n 2
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# -- issue 7: languages and the browser tests' tools ----------------------------------------
+.PHONY: i18n browser-tools
+
+# Pages and mails: extract the English ids, update the Dutch and English catalogues, compile
+# the .mo files that ship in chalicelib/locale (commit all of them). Babel is build time only.
+i18n: $(STAMP)
+	$(BIN)/python scripts/i18n.py
+
+# Debian's chromium (never a downloaded browser) and axe-core from package-lock.json.
 CHROMIUM := /usr/bin/chromium
 NODE_STAMP := node_modules/.installed
 
@@ -35,13 +49,5 @@ $(NODE_STAMP): package.json package-lock.json
 
 browser-tools: $(CHROMIUM) $(NODE_STAMP)
 
-test: $(STAMP) browser-tools lint
-	$(BIN)/python -m pytest -q -n 2
-
-# Pages and mails: extract the English ids, update the Dutch and English catalogues, compile
-# the .mo files that ship in chalicelib/locale (commit all of them). Babel is build time only.
-i18n: $(STAMP)
-	$(BIN)/python scripts/i18n.py
-
-clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules tests/artifacts
+# `make test` gets them first (a second rule for the same target only adds prerequisites).
+test: browser-tools

@@ -11,14 +11,12 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 LANGUAGES = ("nl", "en")
-EXTRA_ORIGINS = "CONSENTRY_EXTRA_ORIGINS"
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -83,10 +81,49 @@ def text_version(purpose: str, lang: str, text: str) -> str:
     return digest[:32]
 
 
+@lru_cache(maxsize=1)
+def _parsed() -> Catalogue:
+    """Parse and check the catalogue file once per process (``load()`` adds the stage's origins)."""
+    raw = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    c = raw["controller"]
+    controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
+    purposes = {
+        pid: Purpose(pid, bool(p.get("soft_opt_in", False)), dict(p["label"]), dict(p["text"]))
+        for pid, p in raw["purposes"].items()
+    }
+    forms: dict[str, Form] = {}
+    for fid, f in raw["forms"].items():
+        form = Form(
+            id=fid,
+            purposes=tuple(f["purposes"]),
+            languages=tuple(f.get("languages", LANGUAGES)),
+            default_lang=f.get("default_lang", "nl"),
+            allowed_origins=tuple(f.get("allowed_origins", ())),
+            frame_ancestors=tuple(f.get("frame_ancestors", ())),
+            thank_you_url=f.get("thank_you_url") or None,
+        )
+        for pid in form.purposes:
+            purpose = purposes.get(pid)
+            if purpose is None:
+                raise ValueError(f"form {fid!r} offers unknown purpose {pid!r}")
+            missing = [lang for lang in form.languages if lang not in purpose.texts]
+            if missing:
+                raise ValueError(f"purpose {pid!r} has no text in {missing}")
+        forms[fid] = form
+    return Catalogue(controller, purposes, forms)
+
+
+# -- the stage's own embedding origins (issue 7) --------------------------------------------
+
+EXTRA_ORIGINS = "CONSENTRY_EXTRA_ORIGINS"
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
 def load() -> Catalogue:
-    """The catalogue as this stage sees it: parsed and checked once per process (and per
-    value of the stage setting below, which chalice local and the tests may change)."""
-    return _load(os.environ.get(EXTRA_ORIGINS, ""))
+    """The catalogue as this stage sees it: the file, parsed and checked once per process,
+    with the stage's extra origins (read at call time: chalice local and the tests swap the
+    stage's environment in around requests)."""
+    return _with_stage_origins(os.environ.get(EXTRA_ORIGINS, ""))
 
 
 def extra_origins(value: str) -> tuple[str, ...]:
@@ -105,38 +142,23 @@ def extra_origins(value: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4)
-def _load(extra: str) -> Catalogue:
+def _with_stage_origins(extra: str) -> Catalogue:
+    parsed = _parsed()
     added = extra_origins(extra)
-    raw = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
-    c = raw["controller"]
-    controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
-    purposes = {
-        pid: Purpose(pid, bool(p.get("soft_opt_in", False)), dict(p["label"]), dict(p["text"]))
-        for pid, p in raw["purposes"].items()
-    }
-    forms: dict[str, Form] = {}
-    for fid, f in raw["forms"].items():
-        form = Form(
-            id=fid,
-            purposes=tuple(f["purposes"]),
-            languages=tuple(f.get("languages", LANGUAGES)),
-            default_lang=f.get("default_lang", "nl"),
-            allowed_origins=_merged(f.get("allowed_origins", ()), added),
-            frame_ancestors=_merged(f.get("frame_ancestors", ()), added),
-            thank_you_url=f.get("thank_you_url") or None,
+    if not added:
+        return parsed
+    forms = {
+        fid: replace(
+            form,
+            allowed_origins=_merged(form.allowed_origins, added),
+            frame_ancestors=_merged(form.frame_ancestors, added),
         )
-        for pid in form.purposes:
-            purpose = purposes.get(pid)
-            if purpose is None:
-                raise ValueError(f"form {fid!r} offers unknown purpose {pid!r}")
-            missing = [lang for lang in form.languages if lang not in purpose.texts]
-            if missing:
-                raise ValueError(f"purpose {pid!r} has no text in {missing}")
-        forms[fid] = form
-    return Catalogue(controller, purposes, forms)
+        for fid, form in parsed.forms.items()
+    }
+    return replace(parsed, forms=forms)
 
 
-def _merged(listed: list[str] | tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+def _merged(listed: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
     """The form's own list plus the stage's origins; a form that lists none (posted to or
     framed by nobody else) stays closed."""
     return tuple(dict.fromkeys((*listed, *added))) if listed else ()

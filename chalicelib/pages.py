@@ -22,10 +22,10 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @lru_cache(maxsize=len(LANGUAGES))
-def environment(lang: str) -> Environment:
-    """One environment per language, its gettext installed once: renders never swap
-    translations under each other. Autoescaped; ``_()`` marks translated text safe and
-    escapes what is put into it (Jinja2's new-style gettext)."""
+def environment(lang: str = "nl") -> Environment:
+    """One environment per language (Dutch unless named: the forms' default), its gettext
+    installed once: renders never swap translations under each other. Autoescaped; ``_()``
+    marks translated text safe and escapes what is put into it (Jinja2's new-style gettext)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
