@@ -13,19 +13,6 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/python scripts/local_stack.py
-
-lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-
-test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n 2
-
-clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
-
 # -- issue 7: languages and the browser tests' tools ----------------------------------------
 .PHONY: i18n browser-tools
 
@@ -51,3 +38,16 @@ browser-tools: $(CHROMIUM) $(NODE_STAMP)
 
 # `make test` gets them first (a second rule for the same target only adds prerequisites).
 test: browser-tools
+
+run: $(STAMP)
+	$(BIN)/python scripts/local_stack.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q -n 2
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
