@@ -191,6 +191,17 @@ def test_the_other_pages_pass_the_same_checks(stack: Stack, browser: Any, lang: 
         assert untranslated_on_page(v.page.content()) == []
 
 
+def test_the_axe_check_would_catch_a_broken_page(stack: Stack, browser: Any) -> None:
+    """The harness itself: an unlabelled field and grey-on-white text fail it."""
+    with visit(browser, js=True, device="desktop", lang="nl") as v:
+        v.page.goto(f"{stack.app}{FORM}")
+        v.page.evaluate("() => document.querySelector('label[for=email]').remove()")
+        v.page.evaluate("() => { document.querySelector('h1').style.color = '#ccc' }")
+        with pytest.raises(AssertionError) as caught:
+            v.axe("a broken form")
+        assert '"id": "label"' in str(caught.value) and '"id": "color-contrast"' in str(caught.value)
+
+
 def test_keyboard_alone_signs_up_with_visible_focus(stack: Stack, browser: Any) -> None:
     """Tab reaches every control in reading order, each shows a visible focus ring, Space
     ticks a box, Enter sends the form."""
