@@ -13,6 +13,7 @@ from chalice.app import Request, SNSEvent, SQSEvent
 
 from chalicelib import logs
 from chalicelib.views.api import api
+from chalicelib.views.embed import embed
 from chalicelib.views.public import public
 from chalicelib.views.requests import requests
 
@@ -21,6 +22,7 @@ logs.configure(app.log)
 app.register_blueprint(public)
 app.register_blueprint(api)
 app.register_blueprint(requests)
+app.register_blueprint(embed)
 access_log = logging.getLogger("consentry.access")
 
 # The queue's name is fixed at deploy time: `make deploy STAGE=…` exports it from the stage.

@@ -8,8 +8,10 @@ text once under that hash and every consent event points at it.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -101,8 +103,8 @@ def text_version(purpose: str, lang: str, text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def load() -> Catalogue:
-    """Parse and check the catalogue once per process."""
+def _parsed() -> Catalogue:
+    """Parse and check the catalogue file once per process (``load()`` adds the stage's origins)."""
     raw = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
     c = raw["controller"]
     controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
@@ -135,3 +137,54 @@ def load() -> Catalogue:
                 raise ValueError(f"purpose {pid!r} has no text in {missing}")
         forms[fid] = form
     return Catalogue(controller, purposes, forms)
+
+
+# -- the stage's own embedding origins (issue 7) --------------------------------------------
+
+EXTRA_ORIGINS = "CONSENTRY_EXTRA_ORIGINS"
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def load() -> Catalogue:
+    """The catalogue as this stage sees it: the file, parsed and checked once per process,
+    with the stage's extra origins (read at call time: chalice local and the tests swap the
+    stage's environment in around requests)."""
+    return _with_stage_origins(os.environ.get(EXTRA_ORIGINS, ""))
+
+
+def extra_origins(value: str) -> tuple[str, ...]:
+    """``CONSENTRY_EXTRA_ORIGINS``: comma-separated origins this stage adds to each form's
+    ``allowed_origins`` and ``frame_ancestors`` (where the form lists any).
+
+    The catalogue is one file for every stage, but the sites that embed a form differ per
+    stage: the local stack's demo host page (http://127.0.0.1:8080, or a test's free port)
+    must not be listed for production. Exact origins only: no wildcard, no path.
+    """
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"{EXTRA_ORIGINS}: {origin!r} is not an origin like https://shop.example")
+    return origins
+
+
+@lru_cache(maxsize=4)
+def _with_stage_origins(extra: str) -> Catalogue:
+    parsed = _parsed()
+    added = extra_origins(extra)
+    if not added:
+        return parsed
+    forms = {
+        fid: replace(
+            form,
+            allowed_origins=_merged(form.allowed_origins, added),
+            frame_ancestors=_merged(form.frame_ancestors, added),
+        )
+        for fid, form in parsed.forms.items()
+    }
+    return replace(parsed, forms=forms)
+
+
+def _merged(listed: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    """The form's own list plus the stage's origins; a form that lists none (posted to or
+    framed by nobody else) stays closed."""
+    return tuple(dict.fromkeys((*listed, *added))) if listed else ()

@@ -513,15 +513,19 @@ class Ledger:
         purposes: Sequence[str],
         evidence: Evidence,
         now: datetime,
+        lang: str | None = None,
     ) -> None:
         """Grant the signup's purposes in one conditional transaction.
 
         Raises AlreadyConfirmed when it was confirmed before, SignupGone when it is
         unknown or expired. The signup's events lose their expiry: they are now proof.
         A confirmed signup is fresh consent: it lifts a suppression marker.
+        ``lang``, the language of the signup confirmed, becomes the profile's language
+        for every later mail and page: the person chose it and proved the address is
+        theirs (an unconfirmed signup never changes it, so nobody else can).
         """
         for _attempt in range(3):
-            ops = self._confirm_ops(subject, signup_id, requested_at, sent_at, purposes, evidence, now)
+            ops = self._confirm_ops(subject, signup_id, requested_at, sent_at, purposes, evidence, now, lang)
             try:
                 self._db.transact_write_items(TransactItems=ops)
                 return
@@ -545,9 +549,15 @@ class Ledger:
         purposes: Sequence[str],
         evidence: Evidence,
         now: datetime,
+        lang: str | None = None,
     ) -> list[dict[str, Any]]:
         pk = _pk(subject)
         at = iso(now)
+        profile_values: dict[str, Any] = {":at": at}
+        profile_set = "SET retained_since = if_not_exists(retained_since, :at)"
+        if lang:
+            profile_set += ", lang = :lang"
+            profile_values[":lang"] = lang
         ops: list[dict[str, Any]] = [
             {
                 "Delete": {
@@ -577,11 +587,9 @@ class Ledger:
                 "Update": {
                     "TableName": self._table,
                     "Key": _item(pk=pk, sk="PROFILE"),
-                    "UpdateExpression": (
-                        "SET retained_since = if_not_exists(retained_since, :at) REMOVE expires_at"
-                    ),
+                    "UpdateExpression": f"{profile_set} REMOVE expires_at",
                     "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": _item(**{":at": at}),
+                    "ExpressionAttributeValues": _item(**profile_values),
                 }
             },
             # A confirmed double opt-in is the person's own new yes: it lifts an earlier

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import catalogue, tokens
-from chalicelib.i18n import MESSAGES
+from chalicelib.i18n import ntranslator, translator
 from chalicelib.ledger import PendingMail, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
 from chalicelib.settings import get_settings
@@ -45,31 +45,56 @@ def _client(region: str) -> SESV2Client:
 
 
 def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:
-    """The confirmation mail: the request, the controller, the link. No ads, no pixels."""
+    """The confirmation mail: the request, the controller, the link. No ads, no pixels.
+
+    In the language of the signup it confirms: the one the person chose on the form."""
     cat = catalogue.load()
-    t = MESSAGES[pending.lang]
+    lang = pending.lang
+    _, ngettext = translator(lang), ntranslator(lang)
     controller = cat.controller
-    texts = [cat.purposes[p].consent_text(pending.lang) for p in pending.purposes if p in cat.purposes]
+    texts = [cat.purposes[p].consent_text(lang) for p in pending.purposes if p in cat.purposes]
+    if pending.form_id == "import":
+        request_line = _(
+            "%(controller)s would like to mail you, but only if you want it. We received this address"
+            " without proof of your consent, so we send you nothing unless you confirm that you"
+            " would like to receive:"
+        )
+    else:
+        request_line = _("Someone (hopefully you) signed this address up with %(controller)s for:")
     context: dict[str, Any] = {
-        "t": t,
-        "lang": pending.lang,
+        "lang": lang,
         "controller": controller,
         "texts": texts,
         "link": link,
-        "subject": t["mail_subject"].format(controller=controller.name),
-        "greeting": (
-            t["mail_greeting"].format(name=pending.name) if pending.name else t["mail_greeting_anonymous"]
-        ),
-        "request_line": t["mail_request_import" if pending.form_id == "import" else "mail_request"].format(
-            controller=controller.name
-        ),
-        "expiry_line": t["mail_expiry"].format(days=token_days),
-        "ignore_line": t["mail_ignore"].format(days=pending_days),
+        "subject": _("Confirm your signup with %(controller)s") % {"controller": controller.name},
+        "greeting": _greeting(lang, pending.name),
+        "request_line": request_line % {"controller": controller.name},
+        "expiry_line": _expiry_line(lang, token_days),
+        "ignore_line": ngettext(
+            "Did not sign up? Then do nothing: without confirmation you receive nothing and the"
+            " address is erased after %(days)s day.",
+            "Did not sign up? Then do nothing: without confirmation you receive nothing and the"
+            " address is erased after %(days)s days.",
+            pending_days,
+        )
+        % {"days": pending_days},
     }
-    env = environment()
+    env = environment(lang)
     text = env.get_template("mail/confirm.txt").render(**context)
     html = env.get_template("mail/confirm.html").render(**context)
     return RenderedMail(context["subject"], text, html)
+
+
+def _greeting(lang: str, name: str | None) -> str:
+    _ = translator(lang)
+    return _("Dear %(name)s,") % {"name": name} if name else _("Hello,")
+
+
+def _expiry_line(lang: str, days: int) -> str:
+    ngettext = ntranslator(lang)
+    return ngettext("The link is valid for %(days)s day.", "The link is valid for %(days)s days.", days) % {
+        "days": days
+    }
 
 
 def build_message(sender: str, recipient: str, mail: RenderedMail) -> EmailMessage:
@@ -157,21 +182,28 @@ def handle_job(body: str) -> None:
 def render_request(kind: str, person: RequestMail, lang: str, link: str, token_days: int) -> RenderedMail:
     """The request mail: what was asked, the link, what happens if it was not you. No ads."""
     cat = catalogue.load()
-    t = MESSAGES[lang]
+    _ = translator(lang)
     controller = cat.controller
+    if kind == "erasure":
+        subject = _("Your request for erasure at %(controller)s")
+        request_line = _(
+            "Someone (hopefully you) asked %(controller)s to erase all data it holds about this address."
+        )
+    else:
+        subject = _("Your request for access to your data at %(controller)s")
+        request_line = _(
+            "Someone (hopefully you) asked for a copy of all data %(controller)s holds about this address."
+        )
     context: dict[str, Any] = {
-        "t": t,
         "lang": lang,
         "controller": controller,
         "link": link,
-        "subject": t[f"request_mail_subject_{kind}"].format(controller=controller.name),
-        "greeting": (
-            t["mail_greeting"].format(name=person.name) if person.name else t["mail_greeting_anonymous"]
-        ),
-        "request_line": t[f"request_mail_{kind}"].format(controller=controller.name),
-        "expiry_line": t["mail_expiry"].format(days=token_days),
+        "subject": subject % {"controller": controller.name},
+        "greeting": _greeting(lang, person.name),
+        "request_line": request_line % {"controller": controller.name},
+        "expiry_line": _expiry_line(lang, token_days),
     }
-    env = environment()
+    env = environment(lang)
     text = env.get_template("mail/request.txt").render(**context)
     html = env.get_template("mail/request.html").render(**context)
     return RenderedMail(context["subject"], text, html)
@@ -197,7 +229,11 @@ def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None
     if person is None:
         log.info("request mail skipped", extra={"kind": kind, "reason": "unknown, open or done"})
         return False
-    lang = lang if lang in catalogue.LANGUAGES else person.lang
+    # The mail goes to the address's owner, in the language they chose when they signed up;
+    # whoever filled in the request form may read another. The job's language is the
+    # fallback only for a profile that has none.
+    fallback = lang if lang in catalogue.LANGUAGES else "nl"
+    lang = person.lang if person.lang in catalogue.LANGUAGES else fallback
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
     link = f"{settings.base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)

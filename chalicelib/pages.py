@@ -15,19 +15,27 @@ from typing import Any
 from chalice import Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from chalicelib.i18n import MESSAGES
+from chalicelib.catalogue import LANGUAGES
+from chalicelib.i18n import N_, translations, translator
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=len(LANGUAGES))
+def environment(lang: str = "nl") -> Environment:
+    """One environment per language (Dutch unless named: the forms' default), its gettext
+    installed once: renders never swap translations under each other. Autoescaped; ``_()``
+    marks translated text safe and escapes what is put into it (Jinja2's new-style gettext)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {% trans %} blocks collapse their line breaks and indentation, as babel.cfg extracts them.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
@@ -41,7 +49,7 @@ def _stylesheet() -> tuple[str, str]:
 
 def render(name: str, lang: str, **context: Any) -> str:
     css, _ = _stylesheet()
-    return environment().get_template(name).render(t=MESSAGES[lang], lang=lang, css=css, **context)
+    return environment(lang).get_template(name).render(lang=lang, css=css, **context)
 
 
 def security_headers(
@@ -90,7 +98,7 @@ def page(
     **context: Any,
 ) -> Response:
     return Response(
-        body=render(name, lang, **context),
+        body=render(name, lang, link_page=link_page, **context),
         status_code=status,
         headers=security_headers(
             frame_ancestors=frame_ancestors,
@@ -98,4 +106,24 @@ def page(
             link_page=link_page,
             challenge_host=challenge_host,
         ),
+    )
+
+
+def invalid_link_page() -> Response:
+    """A tampered, foreign or unknown link: one page in both languages (a token we cannot
+    read names no language), the English parts marked as such for screen readers."""
+    from chalicelib.catalogue import load
+
+    title = N_("Invalid link")
+    text = N_("This link is not valid. Check that you used the whole link from the mail.")
+    nl, en = translator("nl"), translator("en")
+    return page(
+        "message.html",
+        "nl",
+        status=400,
+        link_page=True,
+        controller=load().controller,
+        title=nl(title),
+        title_en=en(title),
+        paragraphs=[nl(text), {"text": en(text), "lang": "en"}],
     )

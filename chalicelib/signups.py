@@ -140,6 +140,7 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
             purposes=link.purposes,
             evidence=evidence,
             now=utc_now(),
+            lang=link.lang,
         )
     except AlreadyConfirmed:
         return False

@@ -38,6 +38,8 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+DEMO_APP_URL = "http://127.0.0.1:8000"  # what demo/*.html name; replaced by the app's real URL
 TEMPLATE = ROOT / ".chalice" / "resources.yaml"
 CONFIG = ROOT / ".chalice" / "config.json"
 SENDER_DOMAIN = "consentry.example"
@@ -371,6 +373,35 @@ def _mail_viewer(port: int, moto_url: str) -> ThreadingHTTPServer:
     return ThreadingHTTPServer(("127.0.0.1", port), Handler)
 
 
+_DEMO_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+
+def _host_pages(port: int, app_url: str) -> ThreadingHTTPServer:
+    """The demo host page: the organisation's own site on another origin, embedding the form
+    three ways (demo/). The files name the default app URL; served with the real one."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            name = self.path.split("?", 1)[0].lstrip("/") or "index.html"
+            path = DEMO / name
+            if "/" in name or path.suffix not in _DEMO_TYPES or not path.is_file():
+                body, status, kind = b"not found", 404, "text/plain; charset=utf-8"
+            else:
+                text = path.read_text(encoding="utf-8").replace(DEMO_APP_URL, app_url)
+                body, status, kind = text.encode(), 200, _DEMO_TYPES[path.suffix]
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
 _REQUEST_LINE = re.compile(r'"([A-Z]+) (/[^/ ?"]*)[^ "]* (HTTP/[\d.]+)"')
 
 
@@ -423,15 +454,17 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5000"))
     mail_port = int(os.environ.get("MAIL_PORT", "8025"))
+    host_port = int(os.environ.get("HOST_PORT", "8080"))
     api_key = os.environ.get("CONSENTRY_API_KEY") or "local-dev-key"
     app_url = f"http://127.0.0.1:{port}"
     moto_url = f"http://127.0.0.1:{moto_port}"
+    host_url = f"http://127.0.0.1:{host_port}"
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    busy = [p for p in (port, moto_port, mail_port) if not _port_free(p)]
+    busy = [p for p in (port, moto_port, mail_port, host_port) if not _port_free(p)]
     if busy:
         print(f"port(s) in use on 127.0.0.1: {busy}", file=sys.stderr)
         return 1
@@ -446,6 +479,10 @@ def main() -> int:
     )
     for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
         os.environ.pop(var, None)
+    # The demo host page is another origin the local stage's forms may be embedded in: the
+    # catalogue (one file for every stage) cannot list it, so the stage setting adds it.
+    extra = [o for o in os.environ.get("CONSENTRY_EXTRA_ORIGINS", "").split(",") if o.strip()]
+    os.environ["CONSENTRY_EXTRA_ORIGINS"] = ",".join(dict.fromkeys([*extra, host_url]))
 
     with contextlib.ExitStack() as running:
         moto = _serialised_moto_server(moto_port)
@@ -487,6 +524,11 @@ def main() -> int:
         running.callback(viewer.server_close)
         running.callback(viewer.shutdown)
 
+        host = _host_pages(host_port, app_url)
+        threading.Thread(target=host.serve_forever, daemon=True).start()
+        running.callback(host.server_close)
+        running.callback(host.shutdown)
+
         if not _wait_ready(f"{app_url}/forms/newsletter", chalice, stop):
             if stop.is_set():
                 return 0
@@ -496,7 +538,9 @@ def main() -> int:
             f"\n  form:      {app_url}/forms/newsletter\n"
             f"  API:       {app_url}/api/  (Authorization: Bearer {api_key})\n"
             f"  moto:      {moto_url}/moto-api/data.json\n"
-            f"  mail sent: http://127.0.0.1:{mail_port}/\n\n{READY_LINE}  (Ctrl-C stops it)",
+            f"  mail sent: http://127.0.0.1:{mail_port}/\n"
+            f"  host page: {host_url}/  (the form embedded three ways, on another origin)\n\n"
+            f"{READY_LINE}  (Ctrl-C stops it)",
             flush=True,
         )
         while not stop.wait(0.5):

@@ -47,6 +47,8 @@ class Stack:
     mail_port: int
     ports: tuple[int, ...]
     process: subprocess.Popen[str]
+    host: str = ""
+    """The demo host page's origin (HOST_PORT): listed for the stage's forms."""
     output: list[str] = field(default_factory=list)
     exit_code: int | None = None
 
@@ -58,12 +60,13 @@ class Stack:
 @contextmanager
 def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """The stack, ready; on exit SIGINT and wait (killing the group if it will not stop)."""
-    port, moto_port, mail_port = free_ports(3)
+    port, moto_port, mail_port, host_port = free_ports(4)
     env = {
         **os.environ,
         "PORT": str(port),
         "MOTO_PORT": str(moto_port),
         "MAIL_PORT": str(mail_port),
+        "HOST_PORT": str(host_port),
         "CONSENTRY_API_KEY": API_KEY,
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
@@ -82,8 +85,9 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         f"http://127.0.0.1:{port}",
         f"http://127.0.0.1:{moto_port}",
         mail_port,
-        (port, moto_port, mail_port),
+        (port, moto_port, mail_port, host_port),
         process,
+        host=f"http://127.0.0.1:{host_port}",
     )
     ready = threading.Event()
 

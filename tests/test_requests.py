@@ -247,8 +247,10 @@ def test_bad_foreign_or_other_kind_tokens_are_one_uniform_400(visitor):
 
 
 def test_request_links_expire_after_the_stage_setting(visitor, monkeypatch):
-    visitor.subscribe("oud@example.com")
-    _ask(visitor, "oud@example.com", "erasure", lang="en")
+    # English: the language oud@ chose at signup. The request is made from the Dutch page;
+    # the mail, its link and the link's pages follow the person's own choice.
+    visitor.subscribe("oud@example.com", lang="en")
+    _ask(visitor, "oud@example.com", "erasure")
     three_days_ago = __import__("time").time() - 3 * 86400
     monkeypatch.setattr("itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: int(three_days_ago))
     visitor.run_mail_jobs()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import catalogue
-from chalicelib.i18n import MESSAGES, choose_language
-from chalicelib.pages import page
+from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
+from chalicelib.pages import invalid_link_page, page
 from chalicelib.web import (
     FORM,
     JSON,
@@ -41,14 +41,60 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 def _not_found(lang: str) -> Response:
     cat = catalogue.load()
-    t = MESSAGES[lang]
+    _ = translator(lang)
     return page(
         "message.html",
         lang,
         status=404,
         controller=cat.controller,
-        title=t["not_found_title"],
-        paragraphs=[t["not_found"]],
+        title=_("Not found"),
+        paragraphs=[_("This form does not exist.")],
+    )
+
+
+# -- pages in the visitor's language, framed or not (issue 7) ------------------------------
+
+
+def _embedded() -> bool:
+    """``?embed=1``: the form inside an iframe on a listed site; the page drops its own
+    header and footer (the controller line and the privacy link stay)."""
+    return (public.current_request.query_params or {}).get("embed") == "1"
+
+
+def _switch(form: catalogue.Form, lang: str) -> dict[str, str] | None:
+    """A link to the same page in the form's other language, written in that language."""
+    other = next((lang_ for lang_ in form.languages if lang_ != lang), None)
+    if other is None:
+        return None
+    query = f"?lang={other}" + ("&embed=1" if _embedded() else "")
+    return {"href": query, "lang": other, "text": LANGUAGE_NAMES[other]}
+
+
+def _status_page(lang: str, status: int, frame_ancestors: tuple[str, ...] = ()) -> Response:
+    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads."""
+    _ = translator(lang)
+    texts = {
+        403: _("This form may not be sent from the site you are on."),
+        413: _("What you sent is too large."),
+    }
+    return page(
+        "message.html",
+        lang,
+        status=status,
+        controller=catalogue.load().controller,
+        title=_("Not sent"),
+        paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
+        frame_ancestors=frame_ancestors,
+        embed=_embedded(),
+    )
+
+
+def _any_lang() -> str:
+    """The visitor's language where no form says which are offered (an unknown form)."""
+    request = public.current_request
+    query = request.query_params or {}
+    return choose_language(
+        query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
     )
 
 
@@ -65,7 +111,7 @@ def show_form(form_id: str) -> Response:
     cat = catalogue.load()
     form = cat.form(form_id)
     if form is None:
-        return _not_found("nl")
+        return _not_found(_any_lang())
     lang = _form_lang(form)
     return _form_page(form, lang, values={"purposes": []}, errors={})
 
@@ -88,13 +134,15 @@ def _form_page(
         controller=cat.controller,
         texts=cat.texts_for(form, lang),
         values=values,
-        errors=errors,
+        errors=field_messages(errors, lang),
         frame_ancestors=form.frame_ancestors,
         rendered=stamp,
         challenge={"kind": form.challenge, "script": challenge[1], "site_key": form.challenge_site_key}
         if challenge
         else None,
         challenge_host=challenge[0] if challenge else None,
+        embed=_embedded(),
+        switch=_switch(form, lang),
     )
 
 
@@ -135,38 +183,23 @@ def _submit(form: catalogue.Form | None) -> Response:
     cat = catalogue.load()
     as_json = wants_json(request)
     if form is None:
-        return _json(404, {"error": "unknown form"}) if as_json else _not_found("nl")
+        return _json(404, {"error": "unknown form"}) if as_json else _not_found(_any_lang())
     lang = _form_lang(form)
     if not origin_allowed(request, form.allowed_origins, get_settings().base_url):
         return (
-            _json(403, {"error": "origin not allowed for this form"})
-            if as_json
-            else page(
-                "message.html",
-                lang,
-                status=403,
-                controller=cat.controller,
-                title="403",
-                paragraphs=["Origin not allowed."],
-            )
+            _json(403, {"error": "origin not allowed for this form"}) if as_json else _status_page(lang, 403)
         )
     try:
         data = read_body(request, repeated=("purposes",))
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
-        return page(
-            "message.html",
-            lang,
-            status=exc.status,
-            controller=cat.controller,
-            title=str(exc.status),
-            paragraphs=[exc.message],
-        )
+        return _status_page(lang, exc.status, form.frame_ancestors)
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
     from chalicelib.bots import ChallengeUnavailable
 
+    _ = translator(lang)
     try:
         outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
     except ChallengeUnavailable:
@@ -178,10 +211,9 @@ def _submit(form: catalogue.Form | None) -> Response:
             status=503,
             controller=cat.controller,
             title="503",
-            paragraphs=[MESSAGES[lang]["challenge_unavailable"]],
+            paragraphs=[_("The check against spam is not working right now. Please try again shortly.")],
         )
     if outcome.throttled:
-        t = MESSAGES[lang]
         if as_json:
             return _json(429, {"error": "too many signups from this network"}, {"Retry-After": "3600"})
         return page(
@@ -189,25 +221,33 @@ def _submit(form: catalogue.Form | None) -> Response:
             lang,
             status=429,
             controller=cat.controller,
-            title=t["throttled_title"],
-            paragraphs=[t["throttled"]],
+            title=_("Please wait"),
+            paragraphs=[_("Too many signups are coming from this network. Please try again in an hour.")],
+            frame_ancestors=form.frame_ancestors,
+            embed=_embedded(),
         )
     if not outcome.accepted:
         if as_json:
-            return _json(422, {"errors": outcome.errors})
+            # "errors": the technical reason per field; "messages": what to show a person.
+            return _json(422, {"errors": outcome.errors, "messages": field_messages(outcome.errors, lang)})
         return _form_page(form, lang, values=outcome.values, errors=outcome.errors, status=422)
     if as_json:
         return _json(202, {"status": "pending"})
     if form.thank_you_url:
         return Response(body="", status_code=303, headers={"Location": form.thank_you_url})
-    t = MESSAGES[lang]
     return page(
         "message.html",
         lang,
         controller=cat.controller,
-        title=t["check_inbox_title"],
-        paragraphs=[t["check_inbox"]],
+        title=_("Check your inbox"),
+        paragraphs=[
+            _(
+                "If the address is right, you will shortly receive a mail with a confirmation link."
+                " We send you nothing else until you confirm."
+            )
+        ],
         frame_ancestors=form.frame_ancestors,
+        embed=_embedded(),
     )
 
 
@@ -219,31 +259,21 @@ def _link_error(exc: Exception) -> Response:
     if isinstance(exc, TokenExpired):
         lang = exc.payload.get("l") if exc.payload.get("l") in catalogue.LANGUAGES else "nl"
         form_id = exc.payload.get("f")
-        t = MESSAGES[lang]
+        _ = translator(lang)
         link = None
         if isinstance(form_id, str) and cat.form(form_id):
-            link = {"href": f"../forms/{form_id}?lang={lang}", "text": t["new_link"]}
+            link = {"href": f"../forms/{form_id}?lang={lang}", "text": _("Sign up again")}
         return page(
             "message.html",
             lang,
             status=410,
             link_page=True,
             controller=cat.controller,
-            title=t["expired_title"],
-            paragraphs=[t["expired"]],
+            title=_("This link has expired"),
+            paragraphs=[_("This confirmation link is no longer valid. Sign up again to get a new link.")],
             link=link,
         )
-    t = MESSAGES["nl"]
-    te = MESSAGES["en"]
-    return page(
-        "message.html",
-        "nl",
-        status=400,
-        link_page=True,
-        controller=cat.controller,
-        title=f"{t['invalid_title']} / {te['invalid_title']}",
-        paragraphs=[t["invalid"], te["invalid"]],
-    )
+    return invalid_link_page()
 
 
 @public.route("/confirm/{token}", methods=["GET"])
@@ -279,14 +309,23 @@ def do_confirm(token: str) -> Response:
 
         return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
     cat = catalogue.load()
-    t = MESSAGES[link.lang]
+    _ = translator(link.lang)
     return page(
         "message.html",
         link.lang,
         link_page=True,
         controller=cat.controller,
-        title=t["confirmed_title"],
-        paragraphs=[t["confirmed"] if granted else t["already_confirmed"], t["right_to_object"]],
+        title=_("Confirmed"),
+        paragraphs=[
+            _("Thank you. Your signup is confirmed.")
+            if granted
+            else _("This signup was already confirmed. Nothing has changed."),
+            _(
+                "You have the right to object to profiling (for example inferring your clothing"
+                " size from earlier orders). Use the unsubscribe link at the bottom of every mail;"
+                " the newsletter itself keeps coming."
+            ),
+        ],
     )
 
 
@@ -316,7 +355,13 @@ def _preferences_page(
     """Each purpose of the catalogue with its state, the objection, 'everything'."""
     cat = catalogue.load()
     lang = _page_lang(standing.lang)
-    t = MESSAGES[lang]
+    _ = translator(lang)
+    state_texts = {
+        "granted": _("you receive these mails"),
+        "pending": _("awaiting your confirmation"),
+        "withdrawn": _("unsubscribed"),
+        "none": _("not signed up"),
+    }
     rows = []
     offline = []
     for purpose in cat.purposes.values():
@@ -329,7 +374,7 @@ def _preferences_page(
                 "id": purpose.id,
                 "label": purpose.labels.get(lang, purpose.id),
                 "state": state,
-                "state_text": t.get(f"state_{state}", state),
+                "state_text": state_texts.get(state, state),
                 "kept": live,
                 "can_keep": live,
             }
@@ -337,7 +382,7 @@ def _preferences_page(
     signup_link = None
     form = next((f for f in cat.forms.values() if any(p in f.purposes for p in offline)), None)
     if form is not None:
-        signup_link = {"href": f"../forms/{form.id}?lang={lang}", "text": t["prefs_signup_again"]}
+        signup_link = {"href": f"../forms/{form.id}?lang={lang}", "text": _("Go to the signup form")}
     return page(
         "preferences.html",
         lang,
@@ -347,7 +392,7 @@ def _preferences_page(
         purposes=rows,
         profiling=standing.profiling,
         notices=list(notices),
-        errors=errors or {},
+        errors=field_messages(errors or {}, lang),
         signup_link=signup_link,
     )
 
@@ -420,10 +465,17 @@ def unsubscribe(token: str) -> Response:
             },
             _LINK_JSON,
         )
-    t = MESSAGES[_page_lang(said.standing.lang)]
-    notices = [t["prefs_saved"] if said.changed or said.suppressed else t["prefs_unchanged"]]
+    _ = translator(_page_lang(said.standing.lang))
+    notices = [
+        _("Your choices are saved.") if said.changed or said.suppressed else _("Nothing needed changing.")
+    ]
     if outcome.not_granted:
-        notices.append(t["prefs_resubscribe"])
+        notices.append(
+            _(
+                "A mail you unsubscribed from cannot be turned back on here: sign up again through"
+                " the signup form and you will get a confirmation mail."
+            )
+        )
     return _preferences_page(said.standing, notices=tuple(notices))
 
 
@@ -431,22 +483,22 @@ def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
     """The one-click answer: a short page, 200, nothing to click, no cookie."""
     cat = catalogue.load()
     lang = _page_lang(said.standing.lang if said.standing else "nl")
-    t = MESSAGES[lang]
+    _ = translator(lang)
     if not said.withdrawn:
-        text = t["unsubscribed_before"]
+        text = _("You were already unsubscribed. Nothing has changed.")
     elif link.purpose is None:
-        text = t["unsubscribed_all"]
+        text = _("You will no longer receive marketing mail from us. This took effect at once.")
     else:
         purpose = cat.purposes.get(link.purpose)
-        text = t["unsubscribed_one"].format(
-            purpose=purpose.labels.get(lang, purpose.id) if purpose else link.purpose
-        )
+        text = _("You will no longer receive mails for: %(purpose)s. This took effect at once.") % {
+            "purpose": purpose.labels.get(lang, purpose.id) if purpose else link.purpose
+        }
     return page(
         "message.html",
         lang,
         link_page=True,
         controller=cat.controller,
-        title=t["unsubscribed_title"],
+        title=_("You are unsubscribed"),
         paragraphs=[text],
-        link={"href": f"./{token}", "text": t["manage_link"]},
+        link={"href": f"./{token}", "text": _("See your preferences")},
     )

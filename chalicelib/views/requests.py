@@ -13,8 +13,8 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import catalogue
-from chalicelib.i18n import MESSAGES, choose_language
-from chalicelib.pages import page, security_headers
+from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, ntranslator, translator
+from chalicelib.pages import invalid_link_page, page, security_headers
 from chalicelib.web import FORM, JSON, BadRequest, read_body, wants_json
 
 requests = Blueprint(__name__)
@@ -41,13 +41,15 @@ def _lang() -> str:
 def _form(
     lang: str, *, status: int = 200, values: dict[str, Any] | None = None, errors: Any = None
 ) -> Response:
+    other = next(lang_ for lang_ in catalogue.LANGUAGES if lang_ != lang)
     return page(
         "requests.html",
         lang,
         status=status,
         controller=catalogue.load().controller,
         values=values or {},
-        errors=errors or {},
+        errors=field_messages(errors or {}, lang),
+        switch={"href": f"?lang={other}", "lang": other, "text": LANGUAGE_NAMES[other]},
     )
 
 
@@ -69,13 +71,18 @@ def submit_request() -> Response:
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
+        _ = translator(lang)
         return page(
             "message.html",
             lang,
             status=exc.status,
             controller=catalogue.load().controller,
-            title=str(exc.status),
-            paragraphs=[exc.message],
+            title=_("Not sent"),
+            paragraphs=[
+                _("What you sent is too large.")
+                if exc.status == 413
+                else _("What you sent could not be read. Please try again.")
+            ],
         )
     if isinstance(data.get("lang"), str) and data["lang"] in catalogue.LANGUAGES:
         lang = data["lang"]
@@ -87,14 +94,24 @@ def submit_request() -> Response:
     # The same answer for a known and an unknown address: nothing tells them apart.
     if as_json:
         return _json(202, {"status": "accepted"})
-    t = MESSAGES[lang]
+    _, ngettext = translator(lang), ntranslator(lang)
+    days = get_settings().request_token_days
     return page(
         "message.html",
         lang,
         status=202,
         controller=catalogue.load().controller,
-        title=t["request_received_title"],
-        paragraphs=[t["request_received"].format(days=get_settings().request_token_days)],
+        title=_("Request received"),
+        paragraphs=[
+            ngettext(
+                "If we hold data about this address, you will shortly receive a mail with a link."
+                " The link is valid for %(days)s day. Got such a link before? It keeps working.",
+                "If we hold data about this address, you will shortly receive a mail with a link."
+                " The link is valid for %(days)s days. Got such a link before? It keeps working.",
+                days,
+            )
+            % {"days": days}
+        ],
     )
 
 
@@ -105,27 +122,18 @@ def _link_error(exc: Exception) -> Response:
     cat = catalogue.load()
     if isinstance(exc, TokenExpired):
         lang = exc.payload.get("l") if exc.payload.get("l") in catalogue.LANGUAGES else DEFAULT_LANG
-        t = MESSAGES[lang]
+        _ = translator(lang)
         return page(
             "message.html",
             lang,
             status=410,
             link_page=True,
             controller=cat.controller,
-            title=t["expired_title"],
-            paragraphs=[t["request_expired"]],
-            link={"href": f"../requests?lang={lang}", "text": t["request_new_link"]},
+            title=_("This link has expired"),
+            paragraphs=[_("This link is no longer valid. Make a new request to get a new link.")],
+            link={"href": f"../requests?lang={lang}", "text": _("New request")},
         )
-    t, te = MESSAGES["nl"], MESSAGES["en"]
-    return page(
-        "message.html",
-        "nl",
-        status=400,
-        link_page=True,
-        controller=cat.controller,
-        title=f"{t['invalid_title']} / {te['invalid_title']}",
-        paragraphs=[t["invalid"], te["invalid"]],
-    )
+    return invalid_link_page()
 
 
 @requests.route("/requests/{token}", methods=["GET"])
@@ -138,18 +146,37 @@ def show_request(token: str) -> Response:
         link = read_request_token(token)
     except TokenError as exc:
         return _link_error(exc)
-    t = MESSAGES[link.lang]
-    paragraphs = [t[f"request_{link.type}_intro"]]
+    _ = translator(link.lang)
     if link.type == "erasure":
-        paragraphs.append(t["request_erasure_marker"])
+        title, button = _("Erase your data"), _("Erase my data")
+        paragraphs = [
+            _(
+                "The button erases all your data: your address, your name, your choices and their"
+                " history. This cannot be undone, and you will receive no more mail from us."
+            ),
+            _(
+                "We keep only an unreadable code (a keyed hash, no address) so that your address does"
+                " not come back through an imported list. If you later sign up again yourself and"
+                " confirm, that code is removed."
+            ),
+        ]
+    else:
+        title, button = _("Download your data"), _("Download my data")
+        paragraphs = [
+            _(
+                "The button downloads all data we hold about you as a JSON file: your address, your"
+                " choices per purpose, your objection to profiling, and the whole history with the"
+                " exact texts you agreed to."
+            )
+        ]
     return page(
         "request.html",
         link.lang,
         link_page=True,
         controller=catalogue.load().controller,
-        title=t[f"request_{link.type}_title"],
+        title=title,
         paragraphs=paragraphs,
-        button=t[f"request_{link.type}_button"],
+        button=button,
     )
 
 
@@ -165,7 +192,7 @@ def do_request(token: str) -> Response:
     except TokenError as exc:
         return _link_error(exc)
     cat = catalogue.load()
-    t = MESSAGES[link.lang]
+    _ = translator(link.lang)
     if link.type == "erasure":
         rights.erase(link.subject, "request_link")
         return page(
@@ -173,8 +200,8 @@ def do_request(token: str) -> Response:
             link.lang,
             link_page=True,
             controller=cat.controller,
-            title=t["erased_title"],
-            paragraphs=[t["erased"]],
+            title=_("Your data is erased"),
+            paragraphs=[_("We have erased all your data. You will receive no more mail from us.")],
         )
     data = rights.export(link.subject, evidence(request, "request_link"))
     if data is None:
@@ -183,8 +210,8 @@ def do_request(token: str) -> Response:
             link.lang,
             link_page=True,
             controller=cat.controller,
-            title=t["nothing_held_title"],
-            paragraphs=[t["nothing_held"]],
+            title=_("No data"),
+            paragraphs=[_("We hold no data about this address (any more).")],
         )
     headers = security_headers(link_page=True)
     headers.update(
