@@ -237,9 +237,24 @@ def _chalice_package(stage: str, out: Path) -> None:
 
 
 def build(stage: str, out: Path) -> Path:
-    """Package the stage into ``out`` (deployment.zip, sam.yaml); return the zip's path."""
+    """Package the stage into ``out`` (deployment.zip, sam.yaml); return the zip's path.
+
+    One build at a time per tree: chalice's package cache is shared, and two test workers
+    finishing the same cached zip at once would corrupt it."""
+    import fcntl
+
+    lock_file = ROOT / "build" / "package.lock"
+    lock_file.parent.mkdir(exist_ok=True)
+    with lock_file.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(stage, out)
+
+
+def _build(stage: str, out: Path) -> Path:
     for cache_dir in (ROOT / "chalicelib").rglob("__pycache__"):
-        shutil.rmtree(cache_dir)  # the working tree's bytecode would only change the hash
+        # the working tree's bytecode would only change the hash (another process may be
+        # writing there right now: what it leaves is not packaged, see finish())
+        shutil.rmtree(cache_dir, ignore_errors=True)
     _chalice_package(stage, out)
     cache = cached_package()
     marker = _marker(cache) if cache.exists() else None
