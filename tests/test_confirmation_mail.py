@@ -72,3 +72,16 @@ def test_a_poisoned_job_fails_so_the_queue_can_dead_letter_it(visitor):
     with pytest.raises(json.JSONDecodeError):
         visitor.deliver(["not json"])
     assert visitor.sent_mail() == []
+
+
+def test_the_first_mail_already_tells_of_the_right_to_object(visitor):
+    """LAW 20: the right to object is shown no later than the first mail, in its language."""
+    visitor.post_form("/forms/newsletter", [("email", "obj.nl@example.com"), ("purposes", "newsletter")])
+    visitor.post_form(
+        "/forms/newsletter", [("email", "obj.en@example.com"), ("lang", "en"), ("purposes", "newsletter")]
+    )
+    visitor.run_mail_jobs()
+    for address, words in (("obj.nl", "bezwaar te maken tegen profilering"), ("obj.en", "right to object")):
+        (mail,) = visitor.mail_to(f"{address}@example.com")
+        assert words in mail.get_body(("plain",)).get_content()
+        assert words in mail.get_body(("html",)).get_content()
