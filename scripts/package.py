@@ -323,7 +323,17 @@ def boto3_pin() -> str:
 
 def lambda_python(where: Path = ROOT / "build" / "lambda-python") -> Path:
     """A Python with nothing installed but boto3 (requirements-dev.txt's pin), as the Lambda
-    runtime has: the package must bring everything else. Made once, kept under build/."""
+    runtime has: the package must bring everything else. Made once, kept under build/
+    (under a lock: two test workers may ask for it at the same moment)."""
+    import fcntl
+
+    where.parent.mkdir(parents=True, exist_ok=True)
+    with (where.parent / "lambda-python.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _lambda_python(where)
+
+
+def _lambda_python(where: Path) -> Path:
     pin = boto3_pin()
     python = where / "bin" / "python"
     stamp = where / "consentry-pin.txt"
