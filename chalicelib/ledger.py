@@ -1327,30 +1327,47 @@ class Ledger:
 
         One transaction: raises Suppressed or PurposeWithdrawn, and then writes nothing.
         """
+        proven = {**evidence.as_dict(), **proof}
+        self._grant_with_proof(
+            subject,
+            email=email,
+            name=name,
+            lang=lang,
+            grants=[(p, "soft_opt_in", "soft_opt_in_recorded", proven) for p in purposes],
+            now=now,
+        )
+
+    def _grant_with_proof(
+        self,
+        subject: str,
+        *,
+        email: str,
+        name: str | None,
+        lang: str,
+        grants: Sequence[tuple[str, str, str, dict[str, Any]]],
+        now: datetime,
+    ) -> None:
+        """Grants that need no confirmation click (a sale, an import with proof): each
+        (purpose, basis, event type, evidence) gets its event and its state in one
+        transaction that also checks the suppression marker and keeps the profile."""
         at = iso(now)
         event_id = new_id()
         ops = [
             self._not_suppressed(subject),
             self._retain_profile(subject, email=email, name=name, lang=lang, at=at),
         ]
-        grants = []
-        for purpose in purposes:
+        states = []
+        for purpose, basis, kind, proof in grants:
             ops.append(
                 self._event(
-                    subject,
-                    at=at,
-                    event_id=event_id,
-                    type="soft_opt_in_recorded",
-                    purpose=purpose,
-                    basis="soft_opt_in",
-                    evidence={**evidence.as_dict(), **proof},
+                    subject, at=at, event_id=event_id, type=kind, purpose=purpose, basis=basis, evidence=proof
                 )
             )
-            grants.append(self._grant_unless_withdrawn(subject, purpose, "soft_opt_in", at))
+            states.append(self._grant_unless_withdrawn(subject, purpose, basis, at))
         try:
-            self._transact_or_raise(ops + grants)
+            self._transact_or_raise(ops + states)
         except _Cancelled as exc:
-            raise self._refusal(subject, exc.codes, purposes) from exc
+            raise self._refusal(subject, exc.codes, [g[0] for g in grants]) from exc
 
     def store_texts(self, texts: Iterable[ConsentText], form_id: str, now: datetime) -> None:
         """Store texts once under their versions before the rows that point at them.
@@ -1383,36 +1400,12 @@ class Ledger:
         The texts must be stored already (store_texts). One transaction: raises
         Suppressed or PurposeWithdrawn, and then writes nothing.
         """
-        at = iso(now)
-        event_id = new_id()
-        ops = [
-            self._not_suppressed(subject),
-            self._retain_profile(subject, email=email, name=name, lang=lang, at=at),
+        base = {**evidence.as_dict(), **proof, "form": "import"}
+        grants = [
+            (t.purpose, "consent", "imported", {**base, "lang": t.lang, "text_version": t.version})
+            for t in texts
         ]
-        grants = []
-        for text in texts:
-            ops.append(
-                self._event(
-                    subject,
-                    at=at,
-                    event_id=event_id,
-                    type="imported",
-                    purpose=text.purpose,
-                    basis="consent",
-                    evidence={
-                        **evidence.as_dict(),
-                        **proof,
-                        "form": "import",
-                        "lang": text.lang,
-                        "text_version": text.version,
-                    },
-                )
-            )
-            grants.append(self._grant_unless_withdrawn(subject, text.purpose, "consent", at))
-        try:
-            self._transact_or_raise(ops + grants)
-        except _Cancelled as exc:
-            raise self._refusal(subject, exc.codes, [t.purpose for t in texts]) from exc
+        self._grant_with_proof(subject, email=email, name=name, lang=lang, grants=grants, now=now)
 
     def record_import_signup(
         self,
