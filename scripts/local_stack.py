@@ -413,7 +413,7 @@ def _relay(stream: Any, out: Any) -> None:
         out.flush()
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
         try:
@@ -464,7 +464,7 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    busy = [p for p in (port, moto_port, mail_port, host_port) if not _port_free(p)]
+    busy = [p for p in (port, moto_port, mail_port, host_port) if not port_free(p)]
     if busy:
         print(f"port(s) in use on 127.0.0.1: {busy}", file=sys.stderr)
         return 1

@@ -295,6 +295,21 @@ class Visitor:
 
         return get_keys().subject_id(normalise_email(email))
 
+    def person_items(self, email: str) -> list[dict[str, Any]]:
+        """Every item in the person's partition, read from the table."""
+        pk = f"S#{self.subject(email)}"
+        return [i for i in self.items() if i["pk"] == pk]
+
+    def audience_index(self, purpose: str) -> list[str]:
+        """The subject ids the sparse audience index holds for a purpose, read directly."""
+        answer = self.ddb.query(
+            TableName=self.resources["table"],
+            IndexName="audience",
+            KeyConditionExpression="aud_pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"A#{purpose}"}},
+        )
+        return [i["aud_sk"]["S"] for i in answer["Items"]]
+
 
 @pytest.fixture
 def visitor(aws: dict[str, str]) -> Iterator[Visitor]:

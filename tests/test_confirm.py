@@ -85,19 +85,10 @@ def test_pending_addresses_are_never_in_an_audience(visitor):
     """LAW 7: only a confirmed purpose carries the audience index keys."""
     link = _signed_up(visitor, "wim@example.com", purposes=("newsletter",))
 
-    def audience(purpose):
-        answer = visitor.ddb.query(
-            TableName=visitor.resources["table"],
-            IndexName="audience",
-            KeyConditionExpression="aud_pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"A#{purpose}"}},
-        )
-        return answer["Items"]
-
-    assert audience("newsletter") == []
+    assert visitor.audience_index("newsletter") == []
     visitor.client.http.post(link, headers=FORM)
-    assert len(audience("newsletter")) == 1
-    assert audience("offers") == []
+    assert len(visitor.audience_index("newsletter")) == 1
+    assert visitor.audience_index("offers") == []
 
 
 def test_tampered_token_is_400_and_changes_nothing(visitor):

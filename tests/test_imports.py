@@ -22,21 +22,6 @@ def _import(visitor, *rows):
     return json.loads(response.body)["results"]
 
 
-def _person_items(visitor, email):
-    pk = f"S#{visitor.subject(email)}"
-    return [i for i in visitor.items() if i["pk"] == pk]
-
-
-def _audience(visitor, purpose):
-    answer = visitor.ddb.query(
-        TableName=visitor.resources["table"],
-        IndexName="audience",
-        KeyConditionExpression="aud_pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"A#{purpose}"}},
-    )
-    return [i["aud_sk"]["S"] for i in answer["Items"]]
-
-
 def _statuses(visitor, email):
     return {p: s["status"] for p, s in visitor.contact(email)["purposes"].items()}
 
@@ -68,9 +53,9 @@ def test_a_row_with_its_own_proof_is_imported_with_the_exact_text(visitor):
     assert evidence["batch"]
     (text,) = [i for i in visitor.items() if i["pk"] == f"TEXT#{evidence['text_version']}"]
     assert text["text"] == PROOF["text"] and text["form"] == "import"
-    assert _audience(visitor, "offers") == [visitor.subject("beurs@example.com")]
+    assert visitor.audience_index("offers") == [visitor.subject("beurs@example.com")]
     assert visitor.queued() == []
-    assert all("expires_at" not in i for i in _person_items(visitor, "beurs@example.com"))
+    assert all("expires_at" not in i for i in visitor.person_items("beurs@example.com"))
 
 
 def test_a_row_without_proof_is_never_granted_and_gets_exactly_one_mail(visitor):
@@ -91,7 +76,7 @@ def test_a_row_without_proof_is_never_granted_and_gets_exactly_one_mail(visitor)
     visitor.run_mail_jobs()
     assert len(visitor.mail_to("gekocht@example.com")) == 1
     assert _statuses(visitor, "gekocht@example.com") == {"newsletter": "pending", "offers": "pending"}
-    assert _audience(visitor, "newsletter") == [] and _audience(visitor, "offers") == []
+    assert visitor.audience_index("newsletter") == [] and visitor.audience_index("offers") == []
     types = [e["type"] for e in visitor.events("gekocht@example.com")]
     assert "imported" not in types and "confirmed" not in types
 
@@ -109,10 +94,10 @@ def test_the_person_may_still_confirm_the_one_mail_and_is_then_granted(visitor):
 def test_an_unproven_row_expires_like_any_unconfirmed_signup(visitor):
     _import(visitor, {"email": "vergeten@example.com", "purposes": ["offers"]})
     now = time.time()
-    for item in _person_items(visitor, "vergeten@example.com"):
+    for item in visitor.person_items("vergeten@example.com"):
         days = 365 if item["sk"] == "IMPORT" else 30  # the guard holds no address
         assert abs(int(item["expires_at"]) - (now + days * DAY)) < 60, item["sk"]
-    (guard,) = [i for i in _person_items(visitor, "vergeten@example.com") if i["sk"] == "IMPORT"]
+    (guard,) = [i for i in visitor.person_items("vergeten@example.com") if i["sk"] == "IMPORT"]
     assert set(guard) == {"pk", "sk", "asked_at", "expires_at"}
 
 
@@ -141,8 +126,8 @@ def test_suppressed_addresses_are_refused_and_the_other_rows_still_import(visito
     assert [r["result"] for r in results] == ["suppressed"] * 4 + ["imported"]
     assert results[0]["reason"] == "suppression marker: erasure"
     assert results[2]["reason"] == "suppression marker: complaint"
-    assert _person_items(visitor, "gewist@example.com") == []
-    assert _person_items(visitor, "klacht@example.com") == []
+    assert visitor.person_items("gewist@example.com") == []
+    assert visitor.person_items("klacht@example.com") == []
     assert visitor.queued() == [] and len(visitor.sent_mail()) == sent
 
 
@@ -155,7 +140,7 @@ def test_a_withdrawn_purpose_is_refused_as_suppressed(visitor):
         ExpressionAttributeNames={"#s": "state"},
         ExpressionAttributeValues={":w": {"S": "withdrawn"}},
     )
-    before = _person_items(visitor, "stop@example.com")
+    before = visitor.person_items("stop@example.com")
     results = _import(
         visitor,
         {"email": "stop@example.com", "purposes": ["offers"], "evidence": PROOF},
@@ -165,7 +150,7 @@ def test_a_withdrawn_purpose_is_refused_as_suppressed(visitor):
     # Nothing of the person changed. (A batch's texts are stored before its rows run: a
     # text is not personal data, and one write per text keeps it out of every row's
     # transaction.)
-    assert _person_items(visitor, "stop@example.com") == before
+    assert visitor.person_items("stop@example.com") == before
     assert visitor.queued() == []
 
 

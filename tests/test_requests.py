@@ -26,11 +26,6 @@ def _labels(body: str) -> dict[str, str]:
     }
 
 
-def _person_items(visitor, email):
-    pk = f"S#{visitor.subject(email)}"
-    return [i for i in visitor.items() if i["pk"] == pk]
-
-
 def test_the_request_page_asks_for_the_address_and_the_kind(visitor):
     response = visitor.get("/requests?lang=en")
     assert response.status_code == 200
@@ -181,9 +176,7 @@ def test_a_pending_person_may_see_their_data_too(visitor):
     data = json.loads(response.body)
     assert data["purposes"]["offers"]["status"] == "pending"
     assert any(r["record"] == "pending" for r in data["records"])
-    (access,) = [
-        i for i in _person_items(visitor, "nogniet@example.com") if i.get("type") == "access_exported"
-    ]
+    (access,) = [i for i in visitor.person_items("nogniet@example.com") if i.get("type") == "access_exported"]
     assert isinstance(access["expires_at"], (int, float)) or str(access["expires_at"]).isdigit()
 
 

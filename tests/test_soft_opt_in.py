@@ -17,21 +17,6 @@ def _soft(visitor, email="klant@example.com", purposes=("offers",), evidence=EVI
     return visitor.api_post("/api/soft-opt-ins", body | extra)
 
 
-def _person_items(visitor, email):
-    pk = f"S#{visitor.subject(email)}"
-    return [i for i in visitor.items() if i["pk"] == pk]
-
-
-def _audience(visitor, purpose):
-    answer = visitor.ddb.query(
-        TableName=visitor.resources["table"],
-        IndexName="audience",
-        KeyConditionExpression="aud_pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"A#{purpose}"}},
-    )
-    return [i["aud_sk"]["S"] for i in answer["Items"]]
-
-
 def test_the_api_key_is_required(visitor):
     response = visitor.post_json("/api/soft-opt-ins", {"email": "klant@example.com"})
     assert response.status_code == 401
@@ -60,15 +45,15 @@ def test_a_customer_is_granted_offers_with_basis_soft_opt_in_and_the_sale_record
     assert evidence["opt_out_offered"] is True
     assert evidence["controller"] == catalogue.load().controller.name
     assert evidence["channel"] == "api:soft_opt_in" and evidence["ip"] == "127.0.0.1"
-    assert _audience(visitor, "offers") == [visitor.subject("klant@example.com")]
+    assert visitor.audience_index("offers") == [visitor.subject("klant@example.com")]
     assert visitor.queued() == []  # no mail is asked: that is the point of a soft opt-in
 
 
 def test_the_customer_is_retained_not_scheduled_for_deletion(visitor):
     _soft(visitor)
-    for item in _person_items(visitor, "klant@example.com"):
+    for item in visitor.person_items("klant@example.com"):
         assert not isinstance(item.get("expires_at"), (int, float)) and "expires_at" not in item, item["sk"]
-    (profile,) = [i for i in _person_items(visitor, "klant@example.com") if i["sk"] == "PROFILE"]
+    (profile,) = [i for i in visitor.person_items("klant@example.com") if i["sk"] == "PROFILE"]
     assert profile["retained_since"].endswith("Z")
 
 
@@ -152,7 +137,7 @@ def test_a_complaint_marker_is_409(visitor):
     )
     response = _soft(visitor, email="boos@example.com")
     assert response.status_code == 409 and "complaint" in json.loads(response.body)["error"]
-    assert _person_items(visitor, "boos@example.com") == []
+    assert visitor.person_items("boos@example.com") == []
 
 
 def test_a_withdrawn_purpose_is_not_granted_again_by_a_sale(visitor):
@@ -168,20 +153,20 @@ def test_a_withdrawn_purpose_is_not_granted_again_by_a_sale(visitor):
     response = _soft(visitor, email="nee@example.com")
     assert response.status_code == 409 and "withdrew offers" in json.loads(response.body)["error"]
     assert visitor.items() == before
-    assert _audience(visitor, "offers") == []
+    assert visitor.audience_index("offers") == []
 
 
 def test_a_soft_opt_in_never_downgrades_consent_and_never_rewrites_an_event(visitor):
     """LAW 5: events are append-only; a later sale adds one and changes none."""
     visitor.subscribe("fan@example.com", purposes=("offers",))
     granted = visitor.contact("fan@example.com")["purposes"]["offers"]
-    events_before = [i for i in _person_items(visitor, "fan@example.com") if i["sk"].startswith("E#")]
+    events_before = [i for i in visitor.person_items("fan@example.com") if i["sk"].startswith("E#")]
     assert _soft(visitor, email="fan@example.com").status_code == 201
     assert (
         _soft(visitor, email="fan@example.com", evidence={**EVIDENCE, "order_id": "ORD-2"}).status_code == 201
     )
     assert visitor.contact("fan@example.com")["purposes"]["offers"] == granted  # consent, same date
-    events_after = [i for i in _person_items(visitor, "fan@example.com") if i["sk"].startswith("E#")]
+    events_after = [i for i in visitor.person_items("fan@example.com") if i["sk"].startswith("E#")]
     assert [i for i in events_after if i in events_before] == events_before
     recorded = [e for e in visitor.events("fan@example.com") if e["type"] == "soft_opt_in_recorded"]
     assert [e["evidence"]["order_id"] for e in recorded] == ["ORD-1001", "ORD-2"]
