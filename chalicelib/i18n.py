@@ -64,6 +64,7 @@ _EMAIL_TOO_LONG = N_("An email address may have at most 254 characters.")
 _EMAIL_ONE_LINE = N_("Enter one email address, without line breaks.")
 _EMAIL_INVALID = N_("Enter a valid email address, such as name@example.com.")
 _NAME = N_("A name may have at most 100 characters, without line breaks, < or >.")
+_NAME_LINK = N_("A name may not contain a web address, a domain name or an email address.")
 _PURPOSES_NONE = N_("Tick at least one purpose.")
 _PURPOSES_UNKNOWN = N_("Choose only from the purposes shown.")
 _TYPE = N_("Choose what you would like: a copy of your data or its erasure.")
@@ -83,7 +84,7 @@ def field_message(field: str, reason: str, lang: str) -> str:
         else:
             message = _EMAIL_INVALID
     elif field == "name":
-        message = _NAME
+        message = _NAME_LINK if "web address" in reason else _NAME
     elif field == "purposes":
         message = _PURPOSES_UNKNOWN if reason.startswith("unknown purpose") else _PURPOSES_NONE
     elif field == "challenge":

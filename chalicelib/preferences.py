@@ -151,8 +151,11 @@ def save(link: ManageLink, data: dict[str, Any], evidence: Evidence) -> Preferen
     said = get_ledger().say_no(
         link.subject, withdraw=withdraw, profiling=profiling, evidence=evidence, now=utc_now()
     )
-    states = said.standing.states if said.standing else {}
-    not_granted = tuple(p for p in kept or () if states.get(p) not in ("granted", "pending"))
+    standing = said.standing
+    states, waiting = (standing.states, standing.waiting) if standing else ({}, frozenset())
+    not_granted = tuple(
+        p for p in kept or () if states.get(p) not in ("granted", "pending") and p not in waiting
+    )
     return PreferencesOutcome(said=said, not_granted=not_granted)
 
 

@@ -152,7 +152,14 @@ def show_request(token: str) -> Response:
         paragraphs = [
             _(
                 "The button erases all your data: your address, your name, your choices and their"
-                " history. This cannot be undone, and you will receive no more mail from us."
+                " history. This cannot be undone."
+            ),
+            # LAW 22, 26: the marker keeps the address out of imports and soft opt-ins, but a
+            # new signup is fresh consent and gets its confirmation mail: promise no more.
+            _(
+                "You will receive no more mail from us, unless someone signs this address up again:"
+                " then we ask by mail to confirm that signup, and without confirmation nothing"
+                " follows."
             ),
             _(
                 "We keep only an unreadable code (a keyed hash, no address) so that your address does"
@@ -201,7 +208,14 @@ def do_request(token: str) -> Response:
             link_page=True,
             controller=cat.controller,
             title=_("Your data is erased"),
-            paragraphs=[_("We have erased all your data. You will receive no more mail from us.")],
+            paragraphs=[
+                _("We have erased all your data."),
+                _(
+                    "You will receive no more mail from us, unless someone signs this address up"
+                    " again: then we ask by mail to confirm that signup, and without confirmation"
+                    " nothing follows."
+                ),
+            ],
         )
     data = rights.export(link.subject, evidence(request, "request_link"))
     if data is None:
