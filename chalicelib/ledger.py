@@ -9,7 +9,8 @@ transaction as the state it causes, so state and evidence never disagree. Items:
     S#<subject> PROFILING                    objected | allowed, since
     S#<subject> E#<utc>#<signup>#<suffix>    one event with its evidence
     SUPPRESS#<subject> SUPPRESS              reason and date; no address
-    TEXT#<version> TEXT                      the exact consent text, stored once
+    TEXT#<version> TEXT                      the exact consent text of a form, stored once
+                                             (an imported text stays in its own events)
     S#<subject> REQUEST#<type>               an access or erasure request (TTL)
     S#<subject> IMPORT                       an import asked this address to confirm (TTL)
     SUPPRESS#<subject> E#<utc>#erased        that an erasure was done, when, how (TTL)
@@ -1185,13 +1186,17 @@ class Ledger:
     def events(self, subject: str, now: datetime) -> list[dict[str, Any]]:
         """Every event, oldest first, each consent event with the exact text it shows."""
         items = [i for i in self._query(subject, "E#") if not _expired(i, now)]
-        versions = {i["evidence"]["text_version"] for i in items if "text_version" in i.get("evidence", {})}
+        versions = {
+            i["evidence"]["text_version"]
+            for i in items
+            if "text_version" in i.get("evidence", {}) and "text" not in i["evidence"]
+        }
         texts = self.texts(versions)
         events = []
         for item in items:
             evidence = dict(item.get("evidence", {}))
             version = evidence.get("text_version")
-            if version:
+            if version and "text" not in evidence:  # an imported text is in its own event
                 evidence["text"] = texts.get(version, {}).get("text")
             event: dict[str, Any] = {"type": item["type"], "at": item["at"]}
             if "purpose" in item:
@@ -1438,12 +1443,18 @@ class Ledger:
     ) -> None:
         """Grant an imported row's purposes as proven consent, with its evidence.
 
-        The texts must be stored already (store_texts). One transaction: raises
-        Suppressed or PurposeWithdrawn, and then writes nothing.
+        The sending system typed the text: it may hold personal data, so it is kept in the
+        row's own events (erased with the person), never in a shared TEXT# item. One
+        transaction: raises Suppressed or PurposeWithdrawn, and then writes nothing.
         """
         base = {**evidence.as_dict(), **proof, "form": "import"}
         grants = [
-            (t.purpose, "consent", "imported", {**base, "lang": t.lang, "text_version": t.version})
+            (
+                t.purpose,
+                "consent",
+                "imported",
+                {**base, "lang": t.lang, "text_version": t.version, "text": t.text},
+            )
             for t in texts
         ]
         self._grant_with_proof(subject, email=email, name=name, lang=lang, grants=grants, now=now)

@@ -240,3 +240,24 @@ def test_the_erasure_pages_in_english(visitor):
     for page in (visitor.get(link), visitor.client.http.post(link, headers=FORM)):
         body = page.body.decode()
         assert "no more mail" in body and "signs this address up again" in body, body
+
+
+# -- 12. an imported text holds no personal data beyond erasure -----------------------------
+
+
+def test_an_imported_text_is_erased_with_the_person(visitor):
+    """LAW 26: a text typed into an import can hold anything (a name, a phone number); it is
+    kept with the person's own events, so erasure takes it along. Before: a shared TEXT#
+    item outside the person survived the erasure."""
+    text = "Ik, Ingrid Import (06-12345678, ingrid@example.com), wil aanbiedingen ontvangen."
+    evidence = {"consented_at": "2024-06-01T10:00:00Z", "source": "beurs", "text": text}
+    answer = visitor.api_post(
+        "/api/imports",
+        {"contacts": [{"email": "ingrid@example.com", "purposes": ["offers"], "evidence": evidence}]},
+    )
+    assert json.loads(answer.body)["results"] == [{"email": "ingrid@example.com", "result": "imported"}]
+    (event,) = visitor.events("ingrid@example.com")
+    assert event["evidence"]["text"] == text  # still the exact text, as proof (LAW 5)
+    assert visitor.api_delete("/api/contacts/ingrid@example.com").status_code == 200
+    leftovers = [i for i in visitor.items() if "12345678" in json.dumps(i, default=str)]
+    assert leftovers == []
