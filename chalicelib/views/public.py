@@ -292,39 +292,33 @@ def show_confirm(token: str) -> Response:
         return _confirmed_page(link.lang, ())
     if not now.purposes:
         return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
-    _ = translator(link.lang)
+    return _confirm_page(link.lang, now.purposes, done=False)
+
+
+def _confirm_page(lang: str, purposes: tuple[str, ...], *, done: bool) -> Response:
+    """The purposes' texts: what the button grants now, or (done) what it granted."""
+    cat = catalogue.load()
+    _ = translator(lang)
     return page(
         "confirm.html",
-        link.lang,
+        lang,
         link_page=True,
-        controller=catalogue.load().controller,
-        title=_("Confirm your signup"),
-        lead=_("Press the button to confirm your signup for:"),
-        texts=_texts(now.purposes, link.lang),
-        button=True,
+        controller=cat.controller,
+        title=_("Confirmed") if done else _("Confirm your signup"),
+        lead=_("Thank you. Your signup is confirmed for:")
+        if done
+        else _("Press the button to confirm your signup for:"),
+        texts=[cat.purposes[p].consent_text(lang) for p in purposes if p in cat.purposes],
+        button=not done,
     )
-
-
-def _texts(purposes: tuple[str, ...], lang: str) -> list[catalogue.ConsentText]:
-    cat = catalogue.load()
-    return [cat.purposes[p].consent_text(lang) for p in purposes if p in cat.purposes]
 
 
 def _confirmed_page(lang: str, granted: tuple[str, ...]) -> Response:
     """What a confirmation granted, or that it was done before (a second click)."""
+    if granted:
+        return _confirm_page(lang, granted, done=True)
     cat = catalogue.load()
     _ = translator(lang)
-    if granted:
-        return page(
-            "confirm.html",
-            lang,
-            link_page=True,
-            controller=cat.controller,
-            title=_("Confirmed"),
-            lead=_("Thank you. Your signup is confirmed for:"),
-            texts=_texts(granted, lang),
-            button=False,
-        )
     return page(
         "message.html",
         lang,

@@ -8,6 +8,7 @@ prefetch links); ``POST`` does it. Views stay thin and import the flows lazily.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -115,6 +116,16 @@ def submit_request() -> Response:
     )
 
 
+def _no_more_mail(_: Callable[[str], str]) -> str:
+    """What the erasure pages promise. LAW 22, 26: the marker keeps the address out of imports
+    and soft opt-ins, but a new signup is fresh consent and gets its confirmation mail."""
+    return _(
+        "You will receive no more mail from us, unless someone signs this address up again:"
+        " then we ask by mail to confirm that signup, and without confirmation nothing"
+        " follows."
+    )
+
+
 def _link_error(exc: Exception) -> Response:
     """One uniform 400 for tampered or foreign links; 410 for a genuine expired one."""
     from chalicelib.tokens import TokenExpired
@@ -154,13 +165,7 @@ def show_request(token: str) -> Response:
                 "The button erases all your data: your address, your name, your choices and their"
                 " history. This cannot be undone."
             ),
-            # LAW 22, 26: the marker keeps the address out of imports and soft opt-ins, but a
-            # new signup is fresh consent and gets its confirmation mail: promise no more.
-            _(
-                "You will receive no more mail from us, unless someone signs this address up again:"
-                " then we ask by mail to confirm that signup, and without confirmation nothing"
-                " follows."
-            ),
+            _no_more_mail(_),
             _(
                 "We keep only an unreadable code (a keyed hash, no address) so that your address does"
                 " not come back through an imported list. If you later sign up again yourself and"
@@ -210,11 +215,7 @@ def do_request(token: str) -> Response:
             title=_("Your data is erased"),
             paragraphs=[
                 _("We have erased all your data."),
-                _(
-                    "You will receive no more mail from us, unless someone signs this address up"
-                    " again: then we ask by mail to confirm that signup, and without confirmation"
-                    " nothing follows."
-                ),
+                _no_more_mail(_),
             ],
         )
     data = rights.export(link.subject, evidence(request, "request_link"))
