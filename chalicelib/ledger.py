@@ -1587,8 +1587,10 @@ class Ledger:
         counters = [self._rate_counter(cap, now) for cap in caps]
         try:
             self._transact_with_counters([*counters, put], [cap.name for cap in caps])
-        except self._db.exceptions.TransactionCanceledException:
-            return None  # another job opened a request of this kind meanwhile
+        except self._db.exceptions.TransactionCanceledException as exc:
+            if _cancellation_codes(exc)[-1:] == ["ConditionalCheckFailed"]:
+                return None  # another job opened a request of this kind meanwhile
+            raise  # a clash that outlasted the retry: the queue delivers the job again
         return person
 
     def record_request_mail_sent(
