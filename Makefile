@@ -1,14 +1,32 @@
 # One command each for run, test, lint, bench, package and deploy. Every target sets itself
 # up on a fresh machine.
-PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP = $(VENV)/.installed-py$(PYTHON_VERSION)
 STAGE ?= dev
+
+# -- issue 12: the Python of the Lambda runtime (python3.13, Amazon Linux 2023) ------------
+# The venv, the tests, Chalice (which takes the Lambda runtime from the Python it runs on) and
+# the package's bytecode all use this one version. Found on PATH (a pyenv shim that has no
+# such version does not count), else among pyenv's installed versions; PY=... overrides.
+PYTHON_VERSION := 3.13
+comma := ,
+ifndef PY
+PY := $(shell for p in python$(PYTHON_VERSION) \
+	    $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -rV); do \
+	  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))' 2>/dev/null \
+	    && { command -v "$$p"; break; }; done)
+endif
+NO_PYTHON := Python $(PYTHON_VERSION) is needed (Lambda's python$(PYTHON_VERSION) runtime) and none was found on PATH or under pyenv. Install it with pyenv (https://github.com/pyenv/pyenv): pyenv install $(PYTHON_VERSION); or on Debian 13: apt-get install python$(PYTHON_VERSION) python$(PYTHON_VERSION)-venv; or name one: make PY=/path/to/python$(PYTHON_VERSION) ...
+# -- end issue 12 ----------------------------------------------------------------------------
 
 .PHONY: run test lint install clean bench valgrind package resources deploy dns
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@[ -n "$(PY)" ] || { echo "$(NO_PYTHON)" >&2; exit 1; }
+	@# a venv of another Python (made before the move to $(PYTHON_VERSION)) is made afresh
+	@[ ! -e $(BIN)/python ] || $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))' \
+	  || { echo "$(VENV) is not Python $(PYTHON_VERSION): making it again"; rm -rf $(VENV); }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)

@@ -51,11 +51,35 @@ MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
 # mypy plugin. The package test runs the app without them. The packages' *.dist-info
 # metadata goes too: nothing the app imports reads it (pydantic checks pydantic-core's
 # version from the module, not from metadata), and it is ~100 KB of the 4 MB budget.
-EXCLUDE = ("dns/", "dnspython-", "pydantic/v1/", "pydantic/mypy.py")
+# Also never imported here (issue 12, ~45 KB): pydantic's deprecated v1-style helpers,
+# experimental API and Color type, email-validator's DNS deliverability check and CLI,
+# idna's CLI, Jinja2's sandbox, native-types and meta modules, annotated-types' test cases,
+# type stubs and C sources.
+EXCLUDE = (
+    "dns/",
+    "dnspython-",
+    "pydantic/v1/",
+    "pydantic/mypy.py",
+    "pydantic/deprecated/",
+    "pydantic/experimental/",
+    "pydantic/color.py",
+    "email_validator/deliverability.py",
+    "email_validator/__main__.py",
+    "idna/cli.py",
+    "jinja2/sandbox.py",
+    "jinja2/nativetypes.py",
+    "jinja2/meta.py",
+    "annotated_types/test_cases.py",
+)
+EXCLUDE_SUFFIXES = (".pyi", ".c", ".h")
 
 
 def _left_out(name: str) -> bool:
-    return name.startswith(EXCLUDE) or name.split("/", 1)[0].endswith(".dist-info")
+    return (
+        name.startswith(EXCLUDE)
+        or name.endswith(EXCLUDE_SUFFIXES)
+        or name.split("/", 1)[0].endswith(".dist-info")
+    )
 
 
 # What a cold start imports: every route's module and the libraries they load. The modules
@@ -86,9 +110,9 @@ print(json.dumps(sorted(mine)))
 
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
-RECIPE = hashlib.sha256(json.dumps([EXCLUDE, TRACE, sys.implementation.cache_tag, 2]).encode()).hexdigest()[
-    :12
-]
+RECIPE = hashlib.sha256(
+    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TRACE, sys.implementation.cache_tag, 3]).encode()
+).hexdigest()[:12]
 
 
 def stage_env(stage: str) -> dict[str, str]:
@@ -157,10 +181,13 @@ def finish(zip_path: Path) -> dict[str, Any]:
         keep = [i for i in src.infolist() if "__pycache__/" not in i.filename and not _left_out(i.filename)]
         left_out = sorted(p for p in EXCLUDE if any(i.filename.startswith(p) for i in src.infolist()))
         left_out += sorted(
-            {i.filename.split("/", 1)[0] for i in src.infolist() if _left_out(i.filename)}
-            - {p.rstrip("/") for p in EXCLUDE}
-            - {i.filename.split("/", 1)[0] for i in src.infolist() if i.filename.startswith(EXCLUDE)}
+            {top for i in src.infolist() if (top := i.filename.split("/", 1)[0]).endswith(".dist-info")}
         )
+        left_out += [
+            f"*{suffix}"
+            for suffix in EXCLUDE_SUFFIXES
+            if any(i.filename.endswith(suffix) for i in src.infolist())
+        ]
         tmp = zip_path.with_suffix(".tmp")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
             for info in keep:
