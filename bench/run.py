@@ -121,9 +121,9 @@ class Stack:
             self.templates = list(app_module.app.routes)
             send = mail.send
 
-            def keep(message: EmailMessage) -> str:  # this process's mail jobs only
+            def keep(message: EmailMessage, kind: str) -> str:  # this process's mail jobs only
                 self.sent.append(message)
-                return send(message)
+                return send(message, kind)
 
             mail.send = keep
             yield self

@@ -14,7 +14,7 @@ from email.utils import formataddr, make_msgid
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import catalogue, tokens
+from chalicelib import catalogue, metrics, tokens
 from chalicelib.i18n import ntranslator, translator
 from chalicelib.ledger import PendingMail, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
@@ -110,17 +110,22 @@ def build_message(sender: str, recipient: str, mail: RenderedMail) -> EmailMessa
     return message
 
 
-def send(message: EmailMessage) -> str:
+def send(message: EmailMessage, kind: str) -> str:
     """Send through SES; with a configuration set, its bounces and complaints reach the
-    feedback topic (see resources.yaml)."""
+    feedback topic (see resources.yaml). ``kind`` (confirm, request) names the metric."""
     settings = get_settings()
     extra: dict[str, Any] = {}
     if settings.ses_configuration_set:
         extra["ConfigurationSetName"] = settings.ses_configuration_set
-    answer = _client(settings.region).send_email(
-        Content={"Raw": {"Data": message.as_bytes()}},
-        **extra,
-    )
+    try:
+        answer = _client(settings.region).send_email(
+            Content={"Raw": {"Data": message.as_bytes()}},
+            **extra,
+        )
+    except Exception:
+        metrics.mail_failed(kind)  # the job fails too: SQS retries it, then dead-letters it
+        raise
+    metrics.mail_sent(kind)
     return str(answer.get("MessageId", ""))
 
 
@@ -150,7 +155,7 @@ def send_confirmation(subject: str, signup_id: str) -> bool:
     )
     link = f"{settings.base_url}/confirm/{token}"
     rendered = render_confirmation(pending, link, settings.pending_days, settings.confirm_token_days)
-    message_id = send(build_message(settings.sender, pending.email, rendered))
+    message_id = send(build_message(settings.sender, pending.email, rendered), "confirm")
     ledger.record_confirmation_sent(
         subject=subject,
         signup_id=signup_id,
@@ -237,7 +242,7 @@ def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
     link = f"{settings.base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)
-    message_id = send(build_message(settings.sender, person.email, rendered))
+    message_id = send(build_message(settings.sender, person.email, rendered), "request")
     ledger.record_request_mail_sent(
         subject=subject, kind=kind, request_id=request_id, sent_at=iso(now), message_id=message_id
     )

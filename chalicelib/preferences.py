@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import catalogue, tokens
+from chalicelib import catalogue, metrics, tokens
 from chalicelib.ledger import Evidence, PersonGone, SaidNo, Standing, get_ledger, utc_now
 from chalicelib.settings import SettingsError, get_settings
 
@@ -96,12 +96,14 @@ def one_click(link: ManageLink, evidence: Evidence) -> SaidNo:
     Raises PersonGone when nobody is on file.
     """
     if link.purpose is not None:
-        return get_ledger().say_no(link.subject, withdraw=[link.purpose], evidence=evidence, now=utc_now())
+        said = get_ledger().say_no(link.subject, withdraw=[link.purpose], evidence=evidence, now=utc_now())
+        metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+        return said
     return _everything(link, evidence)
 
 
 def _everything(link: ManageLink, evidence: Evidence, profiling: str | None = None) -> SaidNo:
-    return get_ledger().say_no(
+    said = get_ledger().say_no(
         link.subject,
         withdraw=None,
         profiling=profiling,
@@ -109,6 +111,8 @@ def _everything(link: ManageLink, evidence: Evidence, profiling: str | None = No
         evidence=evidence,
         now=utc_now(),
     )
+    metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+    return said
 
 
 @dataclass
@@ -151,6 +155,7 @@ def save(link: ManageLink, data: dict[str, Any], evidence: Evidence) -> Preferen
     said = get_ledger().say_no(
         link.subject, withdraw=withdraw, profiling=profiling, evidence=evidence, now=utc_now()
     )
+    metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
     states = said.standing.states if said.standing else {}
     not_granted = tuple(p for p in kept or () if states.get(p) not in ("granted", "pending"))
     return PreferencesOutcome(said=said, not_granted=not_granted)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import bots, catalogue, jobs, tokens
+from chalicelib import bots, catalogue, jobs, metrics, tokens
 from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
@@ -52,9 +52,13 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     if signup.website or bots.too_fast(form, data.get(bots.RENDER_FIELD)):
         # A honeypot filled in, or a form posted faster than a person could fill it in:
         # a bot. The same answer as a real signup; nothing stored or sent.
+        metrics.signup_sent_no_mail(
+            "honeypot" if signup.website else "too_fast", get_keys().subject_id(signup.email)
+        )
         return SignupOutcome(True)
     field = bots.answer_field(form)
     if field and not bots.verify_challenge(form, data.get(field), evidence.ip):
+        metrics.signup_sent_no_mail("challenge", get_keys().subject_id(signup.email))
         return SignupOutcome(False, {"challenge": "the bot check was not passed; please try again"}, values)
     lang = signup.lang if signup.lang in form.languages else lang
     cat = catalogue.load()
@@ -77,8 +81,10 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     except RateLimited as exc:
         # Over the per-address cap: the same answer as always, and no mail (no list bombing).
         # Over the per-IP cap: a 429, which tells nothing about the address.
+        metrics.signup_sent_no_mail("address_cap" if exc.counter == "mail" else "ip_limit", subject)
         return SignupOutcome(exc.counter == "mail", throttled=exc.counter == "ip")
     jobs.enqueue(jobs.confirmation_job(subject, recorded.id))
+    metrics.signup_accepted(form.id, signup.purposes)
     return SignupOutcome(True)
 
 
@@ -144,6 +150,7 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
         )
     except AlreadyConfirmed:
         return False
+    metrics.confirmed(link.purposes)
     return True
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import catalogue
+from chalicelib import catalogue, metrics
 from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
 from chalicelib.pages import invalid_link_page, page
 from chalicelib.web import (
@@ -113,6 +113,7 @@ def show_form(form_id: str) -> Response:
     if form is None:
         return _not_found(_any_lang())
     lang = _form_lang(form)
+    metrics.form_viewed(form.id)
     return _form_page(form, lang, values={"purposes": []}, errors={})
 
 
