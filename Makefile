@@ -88,7 +88,7 @@ package: $(STAMP)
 
 # Once per stage, before the first deploy: table, queues, secret, SES identity, topic.
 resources: $(STAMP)
-	$(BIN)/python scripts/deploy.py resources --stage $(STAGE)
+	$(BIN)/python scripts/deploy.py resources --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email '$(ALARM_EMAIL)')
 
 # chalice deploy --stage $(STAGE), with the checks and the tested package.
 deploy: $(STAMP)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 NAMESPACE = "Consentry"
 log = logging.getLogger("consentry.metrics")
+log.setLevel(logging.INFO)  # metrics are not chatter: CONSENTRY_LOG_LEVEL never silences them
 
 NO_MAIL_REASONS = ("address_cap", "ip_limit", "honeypot", "too_fast", "challenge")
 """Why an accepted-looking signup sent no mail (the dimension ``Reason``)."""

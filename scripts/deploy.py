@@ -98,6 +98,29 @@ def dns_records(domain: str, region: str, dkim: list[str]) -> list[tuple[str, st
     return records
 
 
+def template_parameters() -> list[str]:
+    """The parameters resources.yaml declares (its short-form tags are read as plain data)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load(RESOURCES.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (SafeLoader)
+    return list(template.get("Parameters", {}))
+
+
+def stack_parameters(given: dict[str, str], previous: dict[str, str] | None) -> list[dict[str, Any]]:
+    """The parameters for create or update: those given, and for an existing stack the
+    previous value of every other one the template still declares, so `make resources` run
+    again without ALARM_EMAIL keeps the subscription (CloudFormation would otherwise fall
+    back to the defaults). The values are passed as read, which is what UsePreviousValue
+    does (none of these parameters is NoEcho)."""
+    values = {key: previous[key] for key in template_parameters() if previous and key in previous}
+    values.update(given)
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
 def _session() -> Any:
     import boto3
 
@@ -118,26 +141,29 @@ def print_dns(stage: str, region: str, outputs: dict[str, str]) -> None:
         print(f"  {name:55} {kind:6} {value}")
 
 
-def deploy_resources(stage: str) -> int:
+def deploy_resources(stage: str, alarm_email: str | None = None) -> int:
     from botocore.exceptions import ClientError
 
     session = _session()
     cfn = session.client("cloudformation")
     name = stack_name(stage)
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        exists = True
+    except ClientError:
+        stack, exists = {}, False
+    given = {"Stage": stage, "MailDomain": mail_domain(stage)}
+    if alarm_email is not None:
+        given["AlarmEmail"] = alarm_email
+    previous = (
+        {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if exists else None
+    )
     args = {
         "StackName": name,
         "TemplateBody": RESOURCES.read_text(encoding="utf-8"),
-        "Parameters": [
-            {"ParameterKey": "Stage", "ParameterValue": stage},
-            {"ParameterKey": "MailDomain", "ParameterValue": mail_domain(stage)},
-        ],
+        "Parameters": stack_parameters(given, previous),
         "Tags": [{"Key": "app", "Value": "consentry"}, {"Key": "stage", "Value": stage}],
     }
-    try:
-        cfn.describe_stacks(StackName=name)
-        exists = True
-    except ClientError:
-        exists = False
     waiter_config = {"Delay": 10, "MaxAttempts": 180}
     if exists:
         try:
@@ -222,9 +248,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=("resources", "app", "dns"))
     parser.add_argument("--stage", required=True, choices=("dev", "prod"))
+    parser.add_argument("--alarm-email", help="resources: the address the alarms mail (kept when not given)")
     args = parser.parse_args()
     if args.what == "resources":
-        return deploy_resources(args.stage)
+        return deploy_resources(args.stage, args.alarm_email)
     if args.what == "app":
         return deploy_app(args.stage)
     session = _session()

@@ -55,6 +55,7 @@ MOTO_CANNOT_CREATE = {
     "AWS::SES::ConfigurationSetEventDestination",
     "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",  # it names the alarms (issue 12)
 }
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.

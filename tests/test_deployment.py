@@ -398,3 +398,121 @@ def test_resources_then_preflight_against_moto(tmp_path, monkeypatch, capsys):
         assert deploy.preflight("prod") == [
             f".chalice/policy-prod.json still names the example account 111122223333: put {account}"
         ]
+
+
+# -- issue 12: alarms, their subscriber, the dashboard ---------------------------------------
+
+
+def _alarm_targets(resource: dict[str, Any]) -> list[Any]:
+    actions = resource["Properties"]["AlarmActions"]
+    return actions["Fn::If"][2] if isinstance(actions, dict) else actions
+
+
+def test_the_alarms_watch_dead_letters_5xx_errors_throttles_waiting_mail_and_ses_rates():
+    resources = _resources()
+    alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        metrics = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+        watched |= {(m["Namespace"], m["MetricName"]) for m in metrics if "MetricName" in m}
+        assert _alarm_targets(alarm) == [{"Ref": "AlarmTopic"}]  # every alarm mails the subscriber
+    assert {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SES", "Reputation.BounceRate"),
+        ("AWS/SES", "Reputation.ComplaintRate"),
+    } <= watched
+    bounce = {
+        a["Properties"]["Threshold"]
+        for a in alarms.values()
+        if a["Properties"].get("MetricName") == "Reputation.BounceRate"
+    }
+    assert bounce == {0.02, 0.05}
+    dead = alarms["DeadLetterAlarm"]["Properties"]["Dimensions"][0]["Value"]
+    assert dead == {"Fn::GetAtt": ["MailDeadLetterQueue", "QueueName"]}
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_function_alarms_name_every_function_the_stage_deploys(stage):
+    resources = _resources()
+    for name in ("FunctionErrorsAlarm", "FunctionThrottlesAlarm"):
+        named = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::Sub"].replace("${Stage}", stage)
+            for m in resources[name]["Properties"]["Metrics"]
+            if "MetricStat" in m
+        }
+        assert named == set(function_names(stage))
+
+
+def test_the_dashboard_draws_the_funnel_saying_no_and_every_alarm():
+    from chalicelib import metrics
+
+    resources = _resources()
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = body.replace("${Stage}", "prod").replace("${AWS::Region}", "eu-west-1")
+    rendered = re.sub(r"\$\{[A-Za-z]+\.(Arn|QueueName)\}", "x", rendered)
+    widgets = json.loads(rendered)["widgets"]
+    titles = " | ".join(w["properties"]["title"] for w in widgets)
+    assert "Funnel" in titles and "withdrawals per purpose" in titles and "no mail" in titles
+    funnel = [m[1] for m in widgets[0]["properties"]["metrics"]]
+    assert funnel == ["FormViews", "Signups", "MailsSent", "Confirmations"]
+    # every metric the dashboard reads is one chalicelib/metrics.py writes
+    written = set(re.findall(r'_emit\(\s*"(\w+)"', Path(metrics.__file__).read_text()))
+    read = set(re.findall(r'\["Consentry", "(\w+)"', body)) | set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    assert read and read <= written
+    alarms = {n for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(re.findall(r"\$\{(\w+)\.Arn\}", body)) == alarms
+
+
+def test_the_alarm_topic_mails_the_address_make_resources_was_given():
+    resources = _resources()
+    subscription = resources["AlarmSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert "'$(ALARM_EMAIL)'" in (ROOT / "Makefile").read_text()
+
+
+def test_make_resources_sets_the_alarm_email_and_keeps_it_when_run_again(tmp_path, monkeypatch):
+    """moto's CloudFormation makes no SNS subscription (it warns and skips it): what is
+    tried here is the parameter the subscription reads, kept across runs."""
+    import boto3
+    from moto import mock_aws
+
+    from scripts.local_stack import moto_template
+
+    template = tmp_path / "resources.json"
+    template.write_text(moto_template())
+    monkeypatch.setattr(deploy, "RESOURCES", template)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name="eu-west-1")
+
+        def parameters() -> dict[str, str]:
+            stack = cfn.describe_stacks(StackName="consentry-prod-resources")["Stacks"][0]
+            return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+        assert deploy.deploy_resources("prod", alarm_email="ops@consentry.example") == 0
+        assert parameters()["AlarmEmail"] == "ops@consentry.example"
+        assert deploy.deploy_resources("prod") == 0  # again, without ALARM_EMAIL
+        assert parameters()["AlarmEmail"] == "ops@consentry.example"
+        assert deploy.deploy_resources("prod", alarm_email="oncall@consentry.example") == 0
+        assert parameters()["AlarmEmail"] == "oncall@consentry.example"
+
+
+def test_only_given_parameters_change_on_an_update():
+    assert deploy.stack_parameters({"Stage": "prod"}, None) == [
+        {"ParameterKey": "Stage", "ParameterValue": "prod"}
+    ]
+    previous = {"Stage": "prod", "AlarmEmail": "ops@x.example", "LogRetentionDays": "90", "Gone": "x"}
+    kept = {
+        p["ParameterKey"]: p["ParameterValue"] for p in deploy.stack_parameters({"Stage": "prod"}, previous)
+    }
+    assert kept == {"Stage": "prod", "AlarmEmail": "ops@x.example", "LogRetentionDays": "90"}
