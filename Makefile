@@ -97,5 +97,13 @@ deploy: $(STAMP)
 dns: $(STAMP)
 	$(BIN)/python scripts/deploy.py dns --stage $(STAGE)
 
+# -- issue 12: the API's certificate, support's trace, day-2 operations ----------------------
+.PHONY: certificate
+
+# Once per stage with a custom domain: asks ACM for its certificate (see docs/operations.md).
+certificate: $(STAMP)
+	$(BIN)/python scripts/deploy.py certificate --stage $(STAGE)
+# -- end issue 12 ----------------------------------------------------------------------------
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build

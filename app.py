@@ -11,7 +11,7 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import Request, SNSEvent, SQSEvent
 
-from chalicelib import logs
+from chalicelib import baseurl, logs
 from chalicelib.views.api import api
 from chalicelib.views.embed import embed
 from chalicelib.views.public import public
@@ -36,6 +36,7 @@ def request_log(event: Request, get_response: Callable[[Request], Response]) -> 
     """One log line per request: route pattern (never the path: it holds tokens), status, time."""
     context = event.context or {}
     logs.new_request_id(context.get("requestId"))
+    baseurl.use(baseurl.from_request(context))
     started = time.perf_counter()
     response = get_response(event)
     access_log.info(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import baseurl
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -30,11 +31,18 @@ def _queue_url(region: str, queue_name: str) -> str:
     return _client(region).get_queue_url(QueueName=queue_name)["QueueUrl"]
 
 
+def _body(job: dict[str, Any]) -> str:
+    """The job as queued, with the base URL of the request that queued it (the worker has
+    no request to take it from; see baseurl.py)."""
+    base = baseurl.current()
+    return json.dumps({**job, "base": base} if base else job, separators=(",", ":"))
+
+
 def enqueue(job: dict[str, Any]) -> None:
     settings = get_settings()
     _client(settings.region).send_message(
         QueueUrl=_queue_url(settings.region, settings.mail_queue),
-        MessageBody=json.dumps(job, separators=(",", ":")),
+        MessageBody=_body(job),
     )
 
 
@@ -44,7 +52,7 @@ def confirmation_job(subject: str, signup_id: str) -> dict[str, str]:
 
 def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
     """Send jobs ten to a call (an import's confirmation mails); raises if SQS refuses one."""
-    batch = [json.dumps(job, separators=(",", ":")) for job in jobs]
+    batch = [_body(job) for job in jobs]
     if not batch:
         return
     settings = get_settings()

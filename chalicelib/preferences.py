@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import catalogue, metrics, tokens
+from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.ledger import Evidence, PersonGone, SaidNo, Standing, get_ledger, utc_now
 from chalicelib.settings import SettingsError, get_settings
 
@@ -33,9 +33,9 @@ def manage_token(subject: str, purpose: str | None) -> str:
 
 
 def unsubscribe_url(subject: str, purpose: str | None) -> str:
-    base_url = get_settings().base_url
+    base_url = baseurl.current()
     if not base_url:
-        raise SettingsError("CONSENTRY_BASE_URL is not set: links cannot be made")
+        raise SettingsError("no CONSENTRY_BASE_URL and no request to take the address from")
     return f"{base_url}/unsubscribe/{manage_token(subject, purpose)}"
 
 
