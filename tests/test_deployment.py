@@ -137,6 +137,7 @@ def expected_resources(stage: str, account: str) -> dict[str, str]:
     resources = {
         table: "dynamodb",
         f"{table}/index/audience": "dynamodb",
+        f"arn:aws:dynamodb:{a}:table/{env['CONSENTRY_ERASURE_JOURNAL']}": "dynamodb",
         f"arn:aws:sqs:{a}:{env['CONSENTRY_MAIL_QUEUE']}": "sqs",
         f"arn:aws:ses:{a}:identity/{domain}": "ses",
         f"arn:aws:ses:{a}:configuration-set/consentry-{stage}": "ses",
