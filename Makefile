@@ -103,6 +103,34 @@ dns: $(STAMP)
 # Once per stage with a custom domain: asks ACM for its certificate (see docs/operations.md).
 certificate: $(STAMP)
 	$(BIN)/python scripts/deploy.py certificate --stage $(STAGE)
+
+# Day-2 runbooks (docs/operations.md): scripts/ops.py, against the stage's AWS account.
+OPS := $(BIN)/python scripts/ops.py
+.PHONY: trace rotate-api-key rotate-token-key backup-master-key redrive restore deploy-state
+
+trace: $(STAMP)  # make trace EMAIL=someone@example.com STAGE=prod
+	@[ -n "$(EMAIL)" ] || { echo "usage: make trace EMAIL=… STAGE=…" >&2; exit 1; }
+	$(OPS) trace --stage $(STAGE) --email '$(EMAIL)'
+
+rotate-api-key: $(STAMP)
+	$(OPS) rotate-api-key --stage $(STAGE)
+
+rotate-token-key: $(STAMP)
+	$(OPS) rotate-token-key --stage $(STAGE)
+
+backup-master-key: $(STAMP)  # make backup-master-key OUT=/safe/place/master-key.json STAGE=prod
+	@[ -n "$(OUT)" ] || { echo "usage: make backup-master-key OUT=… STAGE=…" >&2; exit 1; }
+	$(OPS) backup-master-key --stage $(STAGE) --out '$(OUT)'
+
+redrive: $(STAMP)
+	$(OPS) redrive --stage $(STAGE)
+
+restore: $(STAMP)  # make restore TIME=2026-11-29T10:00:00Z TARGET=consentry-prod-restored STAGE=prod
+	@[ -n "$(TIME)" ] && [ -n "$(TARGET)" ] || { echo "usage: make restore TIME=… TARGET=… STAGE=…" >&2; exit 1; }
+	$(OPS) restore --stage $(STAGE) --time '$(TIME)' --target '$(TARGET)'
+
+deploy-state: $(STAMP)
+	$(OPS) deploy-state --stage $(STAGE)
 # -- end issue 12 ----------------------------------------------------------------------------
 
 clean:
