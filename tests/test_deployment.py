@@ -669,3 +669,15 @@ def test_make_dns_prints_the_api_domains_record_beside_the_mail_records(tmp_path
     assert api_line == [DOMAIN, "CNAME", made["regionalDomainName"]]
     assert any("_dmarc.consentry.example" in line for line in lines)
     assert any("t1._domainkey.consentry.example" in line for line in lines)
+
+
+def test_the_dns_records_in_the_docs_are_the_ones_make_dns_prints():
+    """docs/operations.md's table and scripts/deploy.py must name the same records (the
+    DMARC report address once differed between them)."""
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    rows = {
+        (name, kind): value
+        for name, kind, value in re.findall(r"^\| `([^`]+)` \| (MX|TXT) \| `([^`]+)`", docs, re.MULTILINE)
+    }
+    printed = {(name, kind): value for name, kind, value in deploy.dns_records("consentry.example", REGION, [])}
+    assert rows == printed

@@ -1,6 +1,6 @@
 """Day-2 runbooks (docs/operations.md), each step tried against moto through scripts/ops.py:
 key rotation without hand-editing JSON, the master key's backup, the dead-letter redrive,
-a point-in-time restore that keeps erased people erased (LAW 27: erasure is final), support's
+a point-in-time restore that keeps erased people erased (LAW 26: an erasure stays done), support's
 trace of one address, and what a half-finished `chalice deploy` left behind."""
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ def test_redrive_sends_the_dead_lettered_mail_once_the_fault_is_fixed(visitor):
 
 
 def test_a_restored_table_forgets_again_everyone_erased_after_its_restore_point(visitor):
-    """LAW 27: a restore from backup must not bring an erased person back."""
+    """LAW 26: a restore from backup must not bring an erased person back; LAW 27: the journal
+    itself holds no address and expires."""
     from chalicelib.ledger import Ledger, utc_now
 
     visitor.subscribe("came.back@example.com", purposes=("newsletter",))  # erased, then back
