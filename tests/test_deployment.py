@@ -600,13 +600,11 @@ def test_deploy_refuses_a_certificate_that_is_missing_pending_foreign_or_for_ano
         assert f"needs it in its own region and account, {REGION}/{account}" in problem
 
 
-def test_make_deploy_stops_with_the_certificates_reason(tmp_path, monkeypatch, capsys):
-    """`make deploy` against moto: an issued certificate for another name stops it before
-    anything is built or deployed, and says why."""
-    import boto3
+@pytest.fixture
+def prod_stack(tmp_path, monkeypatch):
+    """moto, with prod's resource stack as `make resources` makes it (what moto can)."""
     from moto import mock_aws
 
-    from scripts import package as packaging
     from scripts.local_stack import moto_template
 
     template = tmp_path / "resources.json"
@@ -615,56 +613,62 @@ def test_make_deploy_stops_with_the_certificates_reason(tmp_path, monkeypatch, c
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         assert deploy.deploy_resources("prod") == 0
-        boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="consentry.example")
-        cert, key = _self_signed("www.consentry.example")
-        arn = boto3.client("acm", region_name=REGION).import_certificate(Certificate=cert, PrivateKey=key)
-        config = copy.deepcopy(CONFIG)
-        config["stages"]["prod"]["api_gateway_custom_domain"]["certificate_arn"] = arn["CertificateArn"]
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        monkeypatch.setattr(packaging, "CONFIG", tmp_path / "config.json")
-        monkeypatch.setattr(packaging, "build", lambda *a: pytest.fail("built despite the certificate"))
-        capsys.readouterr()
-        assert deploy.deploy_app("prod") == 1
+        yield
+
+
+def _use_certificate(arn: str, tmp_path, monkeypatch) -> None:
+    """config.json as ops leave it after `make certificate`: prod names this certificate."""
+    from scripts import package as packaging
+
+    config = copy.deepcopy(CONFIG)
+    config["stages"]["prod"]["api_gateway_custom_domain"]["certificate_arn"] = arn
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(packaging, "CONFIG", tmp_path / "config.json")
+
+
+def test_make_deploy_stops_with_the_certificates_reason(prod_stack, tmp_path, monkeypatch, capsys):
+    """`make deploy` against moto: an issued certificate for another name stops it before
+    anything is built or deployed, and says why."""
+    import boto3
+
+    from scripts import package as packaging
+
+    boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="consentry.example")
+    cert, key = _self_signed("www.consentry.example")
+    arn = boto3.client("acm", region_name=REGION).import_certificate(Certificate=cert, PrivateKey=key)
+    _use_certificate(arn["CertificateArn"], tmp_path, monkeypatch)
+    monkeypatch.setattr(packaging, "build", lambda *a: pytest.fail("built despite the certificate"))
+    capsys.readouterr()
+    assert deploy.deploy_app("prod") == 1
     err = capsys.readouterr().err
     assert f"cannot deploy: the certificate names ['www.consentry.example'], not {DOMAIN}" in err
 
 
-def test_make_dns_prints_the_api_domains_record_beside_the_mail_records(tmp_path, monkeypatch, capsys):
+def test_make_dns_prints_the_api_domains_record_beside_the_mail_records(
+    prod_stack, tmp_path, monkeypatch, capsys
+):
     import boto3
-    from moto import mock_aws
 
-    from scripts import package as packaging
-    from scripts.local_stack import moto_template
+    assert deploy.request_certificate("prod") == 0
+    arn = capsys.readouterr().out.split(f"certificate for {DOMAIN}: ", 1)[1].split()[0]
+    _use_certificate(arn, tmp_path, monkeypatch)
+    session = boto3.session.Session(region_name=REGION)
+    outputs = {"DkimRecord1": "t1._domainkey.consentry.example CNAME t1.dkim.amazonses.com"}
 
-    template = tmp_path / "resources.json"
-    template.write_text(moto_template())
-    monkeypatch.setattr(deploy, "RESOURCES", template)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        assert deploy.deploy_resources("prod") == 0
-        assert deploy.request_certificate("prod") == 0
-        arn = capsys.readouterr().out.split(f"certificate for {DOMAIN}: ", 1)[1].split()[0]
-        config = copy.deepcopy(CONFIG)
-        config["stages"]["prod"]["api_gateway_custom_domain"]["certificate_arn"] = arn
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        monkeypatch.setattr(packaging, "CONFIG", tmp_path / "config.json")
-        session = boto3.session.Session(region_name=REGION)
-        outputs = {"DkimRecord1": "t1._domainkey.consentry.example CNAME t1.dkim.amazonses.com"}
+    deploy.print_dns("prod", REGION, outputs, session)
+    before = capsys.readouterr().out
+    assert "run `make dns` again after `make deploy`" in before
+    validation = boto3.client("acm", region_name=REGION).describe_certificate(CertificateArn=arn)
+    record = validation["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
+    assert record["Name"].rstrip(".") in before and record["Value"].rstrip(".") in before
 
-        deploy.print_dns("prod", REGION, outputs, session)
-        before = capsys.readouterr().out
-        assert "run `make dns` again after `make deploy`" in before
-        validation = boto3.client("acm", region_name=REGION).describe_certificate(CertificateArn=arn)
-        record = validation["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
-        assert record["Name"].rstrip(".") in before and record["Value"].rstrip(".") in before
-
-        # what `chalice deploy` does with api_gateway_custom_domain
-        apigw = boto3.client("apigateway", region_name=REGION)
-        made = apigw.create_domain_name(
-            domainName=DOMAIN, regionalCertificateArn=arn, endpointConfiguration={"types": ["REGIONAL"]}
-        )
-        deploy.print_dns("prod", REGION, outputs, session)
-        lines = capsys.readouterr().out.splitlines()
+    # what `chalice deploy` does with api_gateway_custom_domain
+    apigw = boto3.client("apigateway", region_name=REGION)
+    made = apigw.create_domain_name(
+        domainName=DOMAIN, regionalCertificateArn=arn, endpointConfiguration={"types": ["REGIONAL"]}
+    )
+    deploy.print_dns("prod", REGION, outputs, session)
+    lines = capsys.readouterr().out.splitlines()
     api_line = next(line.split() for line in lines if line.strip().startswith(DOMAIN))
     assert api_line == [DOMAIN, "CNAME", made["regionalDomainName"]]
     assert any("_dmarc.consentry.example" in line for line in lines)
