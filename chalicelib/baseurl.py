@@ -54,6 +54,11 @@ def use(url: str | None) -> None:
     _current.set(url if isinstance(url, str) and _BASE.match(url) else None)
 
 
+def of_request() -> str | None:
+    """The base URL the request or job at hand came with, whatever the stage sets."""
+    return _current.get()
+
+
 def current() -> str | None:
     """The stage's CONSENTRY_BASE_URL if set, else that of the request or job at hand."""
     from chalicelib.settings import get_settings

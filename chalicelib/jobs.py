@@ -33,8 +33,9 @@ def _queue_url(region: str, queue_name: str) -> str:
 
 def _body(job: dict[str, Any]) -> str:
     """The job as queued, with the base URL of the request that queued it (the worker has
-    no request to take it from; see baseurl.py)."""
-    base = baseurl.current()
+    no request to take it from; see baseurl.py). A stage that sets CONSENTRY_BASE_URL needs
+    none."""
+    base = baseurl.of_request()
     return json.dumps({**job, "base": base} if base else job, separators=(",", ":"))
 
 
