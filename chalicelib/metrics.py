@@ -38,7 +38,13 @@ def _label(value: str) -> str:
     return value if isinstance(value, str) and _LABEL.match(value) else "other"
 
 
-def _emit(metric: str, dimension_sets: list[list[str]], labels: dict[str, str], **extra: str) -> None:
+def _emit(
+    metric: str,
+    dimension_sets: list[list[str]],
+    labels: dict[str, str],
+    message: str = "metric",
+    **extra: str,
+) -> None:
     values = {"Stage": _label(os.environ.get("CONSENTRY_STAGE", "unknown"))}
     values.update({name: _label(value) for name, value in labels.items()})
     emf = {
@@ -55,7 +61,7 @@ def _emit(metric: str, dimension_sets: list[list[str]], labels: dict[str, str], 
         **values,
         metric: 1,
     }
-    log.info("metric", extra={"emf": emf, **extra})
+    log.info(message, extra={"emf": emf, **extra})
 
 
 _STAGE = [["Stage"]]
@@ -114,7 +120,13 @@ def signup_sent_no_mail(reason: str, subject: str | None) -> None:
     extra = {"reason": reason}
     if subject and _SUBJECT.match(subject):
         extra["subject"] = subject
-    _emit("SignupsWithoutMail", [["Stage"], ["Stage", "Reason"]], {"Reason": reason}, **extra)
+    _emit(
+        "SignupsWithoutMail",
+        [["Stage"], ["Stage", "Reason"]],
+        {"Reason": reason},
+        "signup sent no mail",
+        **extra,
+    )
 
 
 def ses_feedback(kind: str, permanent: bool) -> None:

@@ -183,6 +183,14 @@ def restore(stage: str, at: datetime, target: str) -> int:
         SourceTableName=_env(stage)["CONSENTRY_TABLE"], TargetTableName=target, RestoreDateTime=at
     )
     ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
+    # A restored table keeps items and indexes, not these settings: without TTL, pending
+    # signups and counters would never expire; without PITR it would have no backup.
+    ddb.update_time_to_live(
+        TableName=target, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    ddb.update_continuous_backups(
+        TableName=target, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
     return replay_erasures(stage, target, at)
 
 

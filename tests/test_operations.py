@@ -145,6 +145,12 @@ def test_a_restored_table_forgets_again_everyone_erased_after_its_restore_point(
     assert visitor.api_delete("/api/contacts/erased.later@example.com").status_code == 200
 
     ddb = boto3.client("dynamodb", region_name="eu-west-1")
+    ttl = ddb.describe_time_to_live(TableName="consentry-local-restored")["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED" and ttl["AttributeName"] == "expires_at"
+    backups = ddb.describe_continuous_backups(TableName="consentry-local-restored")[
+        "ContinuousBackupsDescription"
+    ]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     restored = Ledger(ddb, "consentry-local-restored")
     later = visitor.subject("erased.later@example.com")
     assert restored.contact(later, utc_now()) is not None  # the backup still has them
