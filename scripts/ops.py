@@ -268,9 +268,12 @@ def trace(stage: str, email: str, hours: int = 72) -> dict[str, Any]:
     ledger = Ledger(ddb, env["CONSENTRY_TABLE"])
     now = utc_now()
     events = ledger.events(subject, now)
-    counter = ddb.get_item(  # the sliding mail cap's slots (chalicelib/caps.py): times of the last mails
-        TableName=env["CONSENTRY_TABLE"], Key={"pk": {"S": f"RATE#mail#{subject}"}, "sk": {"S": "RATE"}}
-    ).get("Item") or {}
+    counter = (
+        ddb.get_item(  # the sliding mail cap's slots (chalicelib/caps.py): times of the last mails
+            TableName=env["CONSENTRY_TABLE"], Key={"pk": {"S": f"RATE#mail#{subject}"}, "sk": {"S": "RATE"}}
+        ).get("Item")
+        or {}
+    )
     day_ago = now.timestamp() - 86400
     mails = sum(1 for k, v in counter.items() if k[:1] == "t" and k[1:].isdigit() and float(v["N"]) > day_ago)
     signups = sorted({e["evidence"]["signup_id"] for e in events if e["evidence"].get("signup_id")})
