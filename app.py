@@ -11,7 +11,7 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import Request, SNSEvent, SQSEvent
 
-from chalicelib import logs
+from chalicelib import baseurl, logs
 from chalicelib.views.api import api
 from chalicelib.views.embed import embed
 from chalicelib.views.public import public
@@ -51,6 +51,7 @@ def request_log(event: Request, get_response: Callable[[Request], Response]) -> 
     """One log line per request: route pattern (never the path: it holds tokens), status, time."""
     context = event.context or {}
     logs.new_request_id(context.get("requestId"))
+    baseurl.use(baseurl.from_request(context))
     started = time.perf_counter()
     response = get_response(event)
     access_log.info(
@@ -69,11 +70,10 @@ def request_log(event: Request, get_response: Callable[[Request], Response]) -> 
 def security_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Every answer carries the security headers, Chalice's own 405, 415 and 500 included;
     HSTS where the stage is served over HTTPS (its base URL; API Gateway serves only HTTPS)."""
-    from chalicelib.settings import get_settings
     from chalicelib.web import secure
 
     response = get_response(event)
-    base_url = get_settings().base_url or ""
+    base_url = baseurl.current() or ""  # the stage's, else the one API Gateway reported
     secure(response.headers, https=base_url.startswith("https://"))
     return response
 

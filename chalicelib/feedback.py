@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.keys import get_keys
 from chalicelib.ledger import get_ledger, utc_now
 
@@ -144,6 +145,8 @@ def handle_notification(message: str) -> int:
                 now=utc_now(),
             )
         recorded += 1
+        metrics.ses_feedback(feedback.kind, feedback.permanent)
+        metrics.said_no(said.withdrawn, said.profiling, feedback.kind)
         log.info(
             "feedback recorded",
             extra={

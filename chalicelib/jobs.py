@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from chalicelib import baseurl
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -43,11 +44,19 @@ def _name(queue: Queue) -> str:
     return settings.confirm_queue if queue == "confirm" else settings.mail_queue
 
 
+def _body(job: dict[str, Any]) -> str:
+    """The job as queued, with the base URL of the request that queued it (the worker has
+    no request to take it from; see baseurl.py). A stage that sets CONSENTRY_BASE_URL needs
+    none."""
+    base = baseurl.of_request()
+    return json.dumps({**job, "base": base} if base else job, separators=(",", ":"))
+
+
 def enqueue(job: dict[str, Any], queue: Queue = "mail") -> None:
     settings = get_settings()
     _client(settings.region).send_message(
         QueueUrl=_queue_url(settings.region, _name(queue)),
-        MessageBody=json.dumps(job, separators=(",", ":")),
+        MessageBody=_body(job),
     )
 
 
@@ -58,7 +67,7 @@ def confirmation_job(subject: str, signup_id: str) -> dict[str, str]:
 def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
     """Send jobs ten to a call to the ``mail`` queue (an import's confirmation mails: bulk,
     nobody waits on a page for them); raises if SQS refuses one."""
-    batch = [json.dumps(job, separators=(",", ":")) for job in jobs]
+    batch = [_body(job) for job in jobs]
     if not batch:
         return
     settings = get_settings()

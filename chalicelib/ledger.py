@@ -334,9 +334,10 @@ def _failed(reasons: list[str], index: int) -> bool:
 class Ledger:
     """Reads and writes a stage's table. Receives its client; builds nothing itself."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, erasure_journal: str | None = None) -> None:
         self._db = client
         self._table = table
+        self._journal = erasure_journal
 
     # -- writes ---------------------------------------------------------------------
 
@@ -1752,6 +1753,13 @@ class Ledger:
         that an erasure happened holds no address and expires after ``record_seconds``.
         """
         at = iso(now)
+        if self._journal:
+            # First, outside the table: a restore from backup replays it (scripts/ops.py), so
+            # nobody erased after the restore point comes back. Subject hash and time only.
+            self._db.put_item(
+                TableName=self._journal,
+                Item=_item(subject=subject, erased_at=at, expires_at=int(now.timestamp()) + JOURNAL_SECONDS),
+            )
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -1786,6 +1794,11 @@ class Ledger:
                 ),
             )
         return len(keys)
+
+
+JOURNAL_SECONDS = 36 * 86400
+"""How long the erasure journal remembers an erasure: point-in-time recovery reaches 35 days
+back, so an older erasure is in every restore point already."""
 
 
 # Text versions this container has stored (per table): a text is written once and never
@@ -1852,4 +1865,4 @@ def _client(region: str) -> DynamoDBClient:
 def get_ledger() -> Ledger:
     """The ledger for the current stage; the client is built on first use and reused."""
     settings = get_settings()
-    return Ledger(_client(settings.region), settings.table_name)
+    return Ledger(_client(settings.region), settings.table_name, settings.erasure_journal)

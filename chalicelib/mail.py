@@ -14,7 +14,7 @@ from email.utils import formataddr, make_msgid
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import catalogue, tokens
+from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.i18n import ntranslator, translator
 from chalicelib.ledger import PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
@@ -112,25 +112,31 @@ def build_message(sender: str, recipient: str, mail: RenderedMail) -> EmailMessa
     return message
 
 
-def send(message: EmailMessage) -> str:
+def send(message: EmailMessage, kind: str) -> str:
     """Send through SES; with a configuration set, its bounces and complaints reach the
-    feedback topic (see resources.yaml)."""
+    feedback topic (see resources.yaml). ``kind`` (confirm, request) names the metric."""
     settings = get_settings()
     extra: dict[str, Any] = {}
     if settings.ses_configuration_set:
         extra["ConfigurationSetName"] = settings.ses_configuration_set
-    answer = _client(settings.region).send_email(
-        Content={"Raw": {"Data": message.as_bytes()}},
-        **extra,
-    )
+    try:
+        answer = _client(settings.region).send_email(
+            Content={"Raw": {"Data": message.as_bytes()}},
+            **extra,
+        )
+    except Exception:
+        metrics.mail_failed(kind)  # the job fails too: SQS retries it, then dead-letters it
+        raise
+    metrics.mail_sent(kind)
     return str(answer.get("MessageId", ""))
 
 
 def send_confirmation(subject: str, signup_id: str) -> bool:
     """Send one signup's confirmation mail, once. True when a mail left now."""
     settings = get_settings()
-    if not settings.base_url:
-        raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
+    base_url = baseurl.current()
+    if not base_url:
+        raise MailError("no CONSENTRY_BASE_URL and no base URL in the job: links cannot be made")
     ledger = get_ledger()
     now = utc_now()
     pending = ledger.pending_mail(subject, signup_id, now)
@@ -143,9 +149,9 @@ def send_confirmation(subject: str, signup_id: str) -> bool:
         "confirm",
         {"s": subject, "i": signup_id, "m": sent_at, "f": pending.form_id, "l": pending.lang},
     )
-    link = f"{settings.base_url}/confirm/{token}"
+    link = f"{base_url}/confirm/{token}"
     rendered = render_confirmation(pending, link, settings.pending_days, settings.confirm_token_days)
-    message_id = send(build_message(settings.sender, pending.email, rendered))
+    message_id = send(build_message(settings.sender, pending.email, rendered), "confirm")
     ledger.record_confirmation_sent(
         subject=subject,
         signup_id=signup_id,
@@ -163,6 +169,7 @@ def handle_job(body: str) -> None:
 
     job = json.loads(body)
     kind = job.get("kind") if isinstance(job, dict) else None
+    baseurl.use(job.get("base") if isinstance(job, dict) else None)  # where the signup came in
     if kind == "confirm":
         send_confirmation(str(job["subject"]), str(job["signup"]))
     elif kind == "request" and job.get("type") in ("access", "erasure"):
@@ -216,8 +223,9 @@ def send_request_mail(
     from chalicelib.caps import mail_caps
 
     settings = get_settings()
-    if not settings.base_url:
-        raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
+    base_url = baseurl.current()
+    if not base_url:
+        raise MailError("no CONSENTRY_BASE_URL and no base URL in the job: links cannot be made")
     ledger = get_ledger()
     now = utc_now()
     try:
@@ -241,9 +249,9 @@ def send_request_mail(
     fallback = lang if lang in catalogue.LANGUAGES else "nl"
     lang = person.lang if person.lang in catalogue.LANGUAGES else fallback
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
-    link = f"{settings.base_url}/requests/{token}"
+    link = f"{base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)
-    message_id = send(build_message(settings.sender, person.email, rendered))
+    message_id = send(build_message(settings.sender, person.email, rendered), "request")
     ledger.record_request_mail_sent(
         subject=subject, kind=kind, request_id=request_id, sent_at=iso(now), message_id=message_id
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import catalogue, tokens
+from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.ledger import Evidence, PersonGone, SaidNo, Standing, get_ledger, utc_now
 from chalicelib.settings import SettingsError, get_settings
 
@@ -33,9 +33,9 @@ def manage_token(subject: str, purpose: str | None) -> str:
 
 
 def unsubscribe_url(subject: str, purpose: str | None) -> str:
-    base_url = get_settings().base_url
+    base_url = baseurl.current()
     if not base_url:
-        raise SettingsError("CONSENTRY_BASE_URL is not set: links cannot be made")
+        raise SettingsError("no CONSENTRY_BASE_URL and no request to take the address from")
     return f"{base_url}/unsubscribe/{manage_token(subject, purpose)}"
 
 
@@ -78,12 +78,14 @@ def one_click(link: ManageLink, evidence: Evidence) -> SaidNo:
     Raises PersonGone when nobody is on file.
     """
     if link.purpose is not None:
-        return get_ledger().say_no(link.subject, withdraw=[link.purpose], evidence=evidence, now=utc_now())
+        said = get_ledger().say_no(link.subject, withdraw=[link.purpose], evidence=evidence, now=utc_now())
+        metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+        return said
     return _everything(link, evidence)
 
 
 def _everything(link: ManageLink, evidence: Evidence, profiling: str | None = None) -> SaidNo:
-    return get_ledger().say_no(
+    said = get_ledger().say_no(
         link.subject,
         withdraw=None,
         profiling=profiling,
@@ -91,6 +93,8 @@ def _everything(link: ManageLink, evidence: Evidence, profiling: str | None = No
         evidence=evidence,
         now=utc_now(),
     )
+    metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+    return said
 
 
 @dataclass
@@ -133,6 +137,7 @@ def save(link: ManageLink, data: dict[str, Any], evidence: Evidence) -> Preferen
     said = get_ledger().say_no(
         link.subject, withdraw=withdraw, profiling=profiling, evidence=evidence, now=utc_now()
     )
+    metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
     standing = said.standing
     states, waiting = (standing.states, standing.waiting) if standing else ({}, frozenset())
     not_granted = tuple(

@@ -141,6 +141,13 @@ OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
         "data": "a continuous backup of the table",
         "retention": "35 days: erased and expired items leave the backups within 35 days",
     },
+    {
+        "name": "erasure journal",
+        "where": "a second DynamoDB table (consentry-<stage>-erasures)",
+        "data": "subject hash and time of each erasure; no address, no name",
+        "retention": "36 days, one more than the backups reach back: a table restored from them"
+        " is made to forget everyone erased after its restore point",
+    },
 )
 
 PROCESSORS: tuple[dict[str, str], ...] = (

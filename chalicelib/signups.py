@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import bots, caps, catalogue, jobs, tokens
+from chalicelib import bots, caps, catalogue, jobs, metrics, tokens
 from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
@@ -53,12 +53,16 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     if signup.website or verdict == "bot":
         # A honeypot filled in, or a form posted faster than a person could fill it in:
         # a bot. The same answer as a real signup; nothing stored or sent.
+        metrics.signup_sent_no_mail(
+            "honeypot" if signup.website else "too_fast", get_keys().subject_id(signup.email)
+        )
         return SignupOutcome(True)
     if verdict == "stale":
         # A person who left the form open for over a day: the form again, freshly stamped.
         return SignupOutcome(False, {bots.RENDER_FIELD: bots.STALE}, values)
     field = bots.answer_field(form)
     if field and not bots.verify_challenge(form, data.get(field), evidence.ip):
+        metrics.signup_sent_no_mail("challenge", get_keys().subject_id(signup.email))
         return SignupOutcome(False, {"challenge": "the bot check was not passed; please try again"}, values)
     lang = signup.lang if signup.lang in form.languages else lang
     cat = catalogue.load()
@@ -85,8 +89,10 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         # Over the per-address cap: the same answer as always, and no mail (no list bombing).
         # Over the per-IP cap: a 429, which tells nothing about the address.
         over_ip = exc.counter not in caps.MAIL_COUNTERS
+        metrics.signup_sent_no_mail("ip_limit" if over_ip else "address_cap", subject)
         return SignupOutcome(not over_ip, throttled=over_ip)
     jobs.enqueue(jobs.confirmation_job(subject, recorded.id), queue="confirm")
+    metrics.signup_accepted(form.id, signup.purposes)
     return SignupOutcome(True)
 
 
@@ -152,6 +158,7 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
         )
     except AlreadyConfirmed:
         return Confirmed(())
+    metrics.confirmed(granted)  # what was granted now, not what the link was mailed for
     return Confirmed(granted)
 
 

@@ -40,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 DEMO_APP_URL = "http://127.0.0.1:8000"  # what demo/*.html name; replaced by the app's real URL
+DEMO_HOST_URL = "http://127.0.0.1:8080"  # and the host page's own, replaced by HOST_PORT's
 TEMPLATE = ROOT / ".chalice" / "resources.yaml"
 CONFIG = ROOT / ".chalice" / "config.json"
 SENDER_DOMAIN = "consentry.example"
@@ -55,6 +56,7 @@ MOTO_CANNOT_CREATE = {
     "AWS::SES::ConfigurationSetEventDestination",
     "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",  # it names the alarms (issue 12)
 }
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
@@ -394,6 +396,7 @@ def _host_pages(port: int, app_url: str) -> ThreadingHTTPServer:
                 body, status, kind = b"not found", 404, "text/plain; charset=utf-8"
             else:
                 text = path.read_text(encoding="utf-8").replace(DEMO_APP_URL, app_url)
+                text = text.replace(DEMO_HOST_URL, f"http://127.0.0.1:{port}")
                 body, status, kind = text.encode(), 200, _DEMO_TYPES[path.suffix]
             self.send_response(status)
             self.send_header("Content-Type", kind)

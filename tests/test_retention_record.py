@@ -159,4 +159,9 @@ def test_the_record_of_processing_says_what_why_basis_how_long_and_who(aws):
         "Amazon CloudWatch Logs",
     }
     assert record["processors"]["region"] == "eu-west-1"
-    assert {o["name"] for o in record["outside_the_table"]} == {"mail jobs", "logs", "backups"}
+    outside = {o["name"]: o for o in record["outside_the_table"]}
+    assert set(outside) == {"mail jobs", "logs", "backups", "erasure journal"}
+    from chalicelib.ledger import JOURNAL_SECONDS
+
+    # the journal outlives every restore point by a day, and says so
+    assert JOURNAL_SECONDS == 36 * 86400 and "36 days" in outside["erasure journal"]["retention"]

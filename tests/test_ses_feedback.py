@@ -252,7 +252,10 @@ def test_the_stack_wires_ses_feedback_to_the_topic(visitor):
 def test_complaint_rate_warning_at_0_1_and_alarm_at_0_3_percent():
     """LAW 31: Gmail's levels, on SES's reputation metric."""
     alarms = [
-        r["Properties"] for r in _template()["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+        r["Properties"]
+        for r in _template()["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("MetricName") == "Reputation.ComplaintRate"
     ]
     assert sorted(a["Threshold"] for a in alarms) == [0.001, 0.003]
     for alarm in alarms:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import catalogue
+from chalicelib import baseurl, catalogue, metrics
 from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
 from chalicelib.pages import invalid_link_page, not_sent_page, page
 from chalicelib.web import (
@@ -103,6 +103,7 @@ def show_form(form_id: str) -> Response:
     if form is None:
         return _not_found(_any_lang())
     lang = _form_lang(form)
+    metrics.form_viewed(form.id)
     return _form_page(form, lang, values={"purposes": []}, errors={})
 
 
@@ -166,7 +167,6 @@ def submit_form(form_id: str) -> Response:
 
 def _submit(form: catalogue.Form | None) -> Response:
     from chalicelib import signups
-    from chalicelib.settings import get_settings
     from chalicelib.web import evidence
 
     request = public.current_request
@@ -175,7 +175,7 @@ def _submit(form: catalogue.Form | None) -> Response:
     if form is None:
         return _json(404, {"error": "unknown form"}) if as_json else _not_found(_any_lang())
     lang = _form_lang(form)
-    if not origin_allowed(request, form.allowed_origins, get_settings().base_url):
+    if not origin_allowed(request, form.allowed_origins, baseurl.current()):
         return (
             _json(403, {"error": "origin not allowed for this form"}) if as_json else _status_page(lang, 403)
         )
