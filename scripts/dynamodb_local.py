@@ -43,8 +43,8 @@ def _engine() -> tuple[Path, Path]:
 
 
 def command(port: int, db_dir: Path | None) -> list[str]:
-    """The java command line: on loopback only, one database for every key and region
-    (-sharedDb), on disk under ``db_dir`` or in memory, and no telemetry."""
+    """The java command line: one database for every key and region (-sharedDb), on disk
+    under ``db_dir`` or in memory, and no telemetry (it would call out to AWS)."""
     jar, lib = _engine()
     where = ["-dbPath", str(db_dir)] if db_dir is not None else ["-inMemory"]
     return [
@@ -68,16 +68,6 @@ def _answers(url: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager
@@ -107,7 +97,9 @@ def running(port: int, db_dir: Path | None = None) -> Iterator[str]:
                 time.sleep(0.1)
             yield url
         finally:
-            stop(process)
+            from scripts.local_stack import stop_process
+
+            stop_process(process, seconds=10)
 
 
 def sweep_expired(client: Any, table: str, now: float | None = None) -> int:

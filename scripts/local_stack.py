@@ -487,11 +487,12 @@ def _wait_ready(url: str, chalice: subprocess.Popen[str], stop: threading.Event)
     return False
 
 
-def _stop_chalice(proc: subprocess.Popen[str]) -> None:
+def stop_process(proc: subprocess.Popen[Any], seconds: float = 5) -> None:
+    """Ask a child to stop; kill it when it will not within ``seconds``."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -585,7 +586,7 @@ def main() -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        running.callback(_stop_chalice, chalice)
+        running.callback(stop_process, chalice)
         for stream, out in ((chalice.stdout, sys.stdout), (chalice.stderr, sys.stderr)):
             threading.Thread(target=_relay, args=(stream, out), daemon=True).start()
 
