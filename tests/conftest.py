@@ -87,7 +87,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, ledger_table: str) -> Iterator[dict[str
     so tests can call the packaged modules directly (to mint a token, say)."""
     for key, value in STAGE_ENV.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
+    # boto3's default session is kept between tests: the credentials are always the fake
+    # ones above, and a new session would load every service's JSON model again (about
+    # 1 s of each test's setup).
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         _clear_caches()
         resources = provision("local", api_key=API_KEY)
         yield resources
