@@ -53,26 +53,21 @@ class Stack:
 
 
 @contextmanager
-def running_stack(
-    extra_env: dict[str, str] | None = None,
-    data_dir: Path | None = None,
-    ports: tuple[int, ...] | None = None,
-) -> Iterator[Stack]:
+def running_stack(extra_env: dict[str, str] | None = None, data_dir: Path | None = None) -> Iterator[Stack]:
     """The stack, ready; on exit SIGINT and wait (killing the group if it will not stop).
 
     Its data (DynamoDB Local's files, the stage secret) go to ``data_dir``, kept for a
-    restart; by default a temporary dir, removed afterwards (never the project's .local/).
-    ``ports``: an earlier stack's, to restart it where links already point; else free ones."""
+    restart; by default a temporary dir, removed afterwards (never the project's .local/)."""
     with (
         tempfile.TemporaryDirectory(prefix="consentry-stack-") as scratch,
-        _running_stack(extra_env or {}, data_dir or Path(scratch), ports or tuple(free_ports(5))) as stack,
+        _running_stack(extra_env or {}, data_dir or Path(scratch)) as stack,
     ):
         yield stack
 
 
 @contextmanager
-def _running_stack(extra_env: dict[str, str], data_dir: Path, ports: tuple[int, ...]) -> Iterator[Stack]:
-    port, moto_port, dynamodb_port, mail_port, host_port = ports
+def _running_stack(extra_env: dict[str, str], data_dir: Path) -> Iterator[Stack]:
+    port, moto_port, dynamodb_port, mail_port, host_port = free_ports(5)
     env = {
         **os.environ,
         "PORT": str(port),
