@@ -63,12 +63,17 @@ _EMAIL_REQUIRED = N_("Enter your email address.")
 _EMAIL_TOO_LONG = N_("An email address may have at most 254 characters.")
 _EMAIL_ONE_LINE = N_("Enter one email address, without line breaks.")
 _EMAIL_INVALID = N_("Enter a valid email address, such as name@example.com.")
+_EMAIL_NOT_ASCII = N_(
+    "We cannot send mail to an address with accented or other special letters before the @."
+    " Please use another address."
+)
 _NAME = N_("A name may have at most 100 characters, without line breaks, < or >.")
 _PURPOSES_NONE = N_("Tick at least one purpose.")
 _PURPOSES_UNKNOWN = N_("Choose only from the purposes shown.")
 _TYPE = N_("Choose what you would like: a copy of your data or its erasure.")
 _INVALID = N_("This field is not valid.")
 _CHALLENGE = N_("Complete the check against spam, then send the form again.")
+_STALE = N_("This form was open for more than a day. Please check it and send it again.")
 
 
 def field_message(field: str, reason: str, lang: str) -> str:
@@ -80,6 +85,8 @@ def field_message(field: str, reason: str, lang: str) -> str:
             message = _EMAIL_TOO_LONG
         elif "line breaks" in reason:
             message = _EMAIL_ONE_LINE
+        elif "ASCII characters before the @" in reason:
+            message = _EMAIL_NOT_ASCII
         else:
             message = _EMAIL_INVALID
     elif field == "name":
@@ -88,6 +95,8 @@ def field_message(field: str, reason: str, lang: str) -> str:
         message = _PURPOSES_UNKNOWN if reason.startswith("unknown purpose") else _PURPOSES_NONE
     elif field == "challenge":
         message = _CHALLENGE
+    elif field == "rendered":
+        message = _STALE
     elif field == "type":
         message = _TYPE
     else:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import catalogue, tokens
 from chalicelib.i18n import ntranslator, translator
-from chalicelib.ledger import PendingMail, RequestMail, get_ledger, iso, utc_now
+from chalicelib.ledger import PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
 from chalicelib.settings import get_settings
 
@@ -171,7 +171,8 @@ def handle_job(body: str) -> None:
     if kind == "confirm":
         send_confirmation(str(job["subject"]), str(job["signup"]))
     elif kind == "request" and job.get("type") in ("access", "erasure"):
-        send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"))
+        mailbox = job.get("mailbox") if isinstance(job.get("mailbox"), str) else None
+        send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"), mailbox)
     else:
         raise MailError("unknown job kind")
 
@@ -209,23 +210,33 @@ def render_request(kind: str, person: RequestMail, lang: str, link: str, token_d
     return RenderedMail(context["subject"], text, html)
 
 
-def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None) -> bool:
+def send_request_mail(
+    subject: str, kind: str, request_id: str, lang: str | None, mailbox: str | None = None
+) -> bool:
     """Mail an access or erasure link if the subject is known; True when a mail left now.
 
-    An unknown subject gets nothing and nothing is stored: the ledger decides.
+    An unknown subject gets nothing and nothing is stored: the ledger decides. The mail
+    counts towards the address's mail cap (caps.py), charged as the request is opened.
     """
+    from chalicelib.caps import mail_caps
+
     settings = get_settings()
     if not settings.base_url:
         raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
     ledger = get_ledger()
     now = utc_now()
-    person = ledger.open_request(
-        subject=subject,
-        request_id=request_id,
-        kind=kind,
-        now=now,
-        lifetime_seconds=settings.request_token_seconds,
-    )
+    try:
+        person = ledger.open_request(
+            subject=subject,
+            request_id=request_id,
+            kind=kind,
+            now=now,
+            lifetime_seconds=settings.request_token_seconds,
+            caps=mail_caps(subject, mailbox),
+        )
+    except RateLimited:
+        log.info("request mail skipped", extra={"kind": kind, "reason": "mail cap"})
+        return False
     if person is None:
         log.info("request mail skipped", extra={"kind": kind, "reason": "unknown, open or done"})
         return False

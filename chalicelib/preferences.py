@@ -62,32 +62,14 @@ def standing(link: ManageLink) -> Standing | None:
     return get_ledger().standing(link.subject, utc_now())
 
 
-def is_one_click(raw_body: bytes | None, content_type: str) -> bool:
-    """Exactly the RFC 8058 body: form-encoded, plain text, or one multipart field."""
-    raw = (raw_body or b"").strip()
-    if raw == ONE_CLICK_BODY.encode():
-        return True
-    if content_type.startswith("multipart/form-data"):
-        return _multipart_fields(raw_body or b"", content_type) == [("List-Unsubscribe", "One-Click")]
-    return False
-
-
-def _multipart_fields(raw: bytes, content_type: str) -> list[tuple[str, str]] | None:
-    """The text fields of a small multipart/form-data body (RFC 8058 prefers it)."""
-    from email import message_from_bytes, policy
-
-    message = message_from_bytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw, policy=policy.HTTP
-    )
-    if not message.is_multipart():
-        return None
-    fields = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            return None
-        fields.append((name, str(part.get_content()).strip()))
-    return fields
+def is_one_click(fields: dict[str, Any], content_type: str) -> bool:
+    """Exactly the RFC 8058 body, as web.read_body read it: ``List-Unsubscribe=One-Click``
+    form-encoded or as plain text, or that one field of a multipart form. JSON is no
+    one-click body."""
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        return False
+    name, _, value = ONE_CLICK_BODY.partition("=")
+    return {k: str(v).strip() for k, v in fields.items()} == {name: value}
 
 
 def one_click(link: ManageLink, evidence: Evidence) -> SaidNo:

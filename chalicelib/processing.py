@@ -101,8 +101,9 @@ RECORDS: tuple[Record, ...] = (
     Record(
         "rate counters",
         (("RATE#", "RATE"),),
-        "counts of requests per address hash and per IP address in a time window",
-        "stopping list bombing: capping confirmation mail per address and requests per IP",
+        "per address hash and mailbox hash the times of its last mails; per IP address hash"
+        " the count of signups and of requests in an hour",
+        "stopping list bombing: capping the mail anyone can trigger per address and posts per IP",
         "legitimate interest (art. 6(1)(f))",
         "{rate_counter_hours} hours",
     ),
@@ -120,8 +121,8 @@ RECORDS: tuple[Record, ...] = (
 OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
     {
         "name": "mail jobs",
-        "where": "Amazon SQS queue and its dead-letter queue",
-        "data": "subject hash, signup or request id, language; no address",
+        "where": "Amazon SQS queues (confirmations, other mail) and their dead-letter queue",
+        "data": "subject hash, mailbox hash, signup or request id, language; no address",
         "retention": "until the mail is sent; at most 4 days in the queue, 14 in the dead-letter queue",
     },
     {
@@ -142,7 +143,7 @@ PROCESSORS: tuple[dict[str, str], ...] = (
     {"service": "AWS Lambda", "role": "runs the code; holds data only while handling a request"},
     {"service": "Amazon API Gateway", "role": "receives requests (IP address, user agent, bodies)"},
     {"service": "Amazon DynamoDB", "role": "the consent ledger, encrypted at rest"},
-    {"service": "Amazon SQS", "role": "the mail queue, encrypted at rest; jobs hold no address"},
+    {"service": "Amazon SQS", "role": "the mail queues, encrypted at rest; jobs hold no address"},
     {"service": "Amazon SES", "role": "sends the mail: recipient address and content"},
     {"service": "AWS Secrets Manager", "role": "the signing and hashing keys; no personal data"},
     {"service": "Amazon CloudWatch Logs", "role": "function logs without addresses, tokens or links"},

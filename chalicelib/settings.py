@@ -22,6 +22,7 @@ class Settings:
     stage: str
     table_name: str
     mail_queue: str
+    confirm_queue: str
     secret_id: str
     sender: str
     base_url: str | None
@@ -71,6 +72,7 @@ _KEYS = (
     "CONSENTRY_STAGE",
     "CONSENTRY_TABLE",
     "CONSENTRY_MAIL_QUEUE",
+    "CONSENTRY_CONFIRM_QUEUE",
     "CONSENTRY_SECRET_ID",
     "CONSENTRY_SENDER",
     "CONSENTRY_BASE_URL",
@@ -141,6 +143,7 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         stage=required("CONSENTRY_STAGE"),
         table_name=required("CONSENTRY_TABLE"),
         mail_queue=required("CONSENTRY_MAIL_QUEUE"),
+        confirm_queue=required("CONSENTRY_CONFIRM_QUEUE"),
         secret_id=required("CONSENTRY_SECRET_ID"),
         sender=required("CONSENTRY_SENDER"),
         base_url=base_url,

@@ -10,8 +10,8 @@ from .chalice/resources.yaml, with the stage's mail domain taken from CONSENTRY_
 
 ``app`` checks that the account, region and resources are the ones the stage's policy
 names, builds the package (scripts/package.py: the zip the tests run), and runs
-``chalice deploy --stage <stage>`` with the mail queue's name exported (app.py reads it
-when it registers the queue consumer). Chalice reuses the package just built.
+``chalice deploy --stage <stage>`` with the mail queues' names exported (app.py reads them
+when it registers the queue consumers). Chalice reuses the package just built.
 
 ``dns`` prints the records again: DKIM (from the stack), MAIL FROM with its SPF, DMARC.
 Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION, ...).
@@ -188,8 +188,12 @@ def preflight(stage: str) -> list[str]:
         wrong.append(
             f"the stack's table is {outputs.get('TableName')}, config.json says {env['CONSENTRY_TABLE']}"
         )
-    if not outputs.get("MailQueueUrl", "").endswith("/" + env["CONSENTRY_MAIL_QUEUE"]):
-        wrong.append(f"the stack's queue is {outputs.get('MailQueueUrl')}, not {env['CONSENTRY_MAIL_QUEUE']}")
+    for output, setting in (
+        ("MailQueueUrl", "CONSENTRY_MAIL_QUEUE"),
+        ("ConfirmQueueUrl", "CONSENTRY_CONFIRM_QUEUE"),
+    ):
+        if not outputs.get(output, "").endswith("/" + env[setting]):
+            wrong.append(f"the stack's queue is {outputs.get(output)}, not {env[setting]} ({setting})")
     identity = session.client("sesv2").get_email_identity(EmailIdentity=mail_domain(stage))
     if not identity.get("VerifiedForSendingStatus"):
         print(

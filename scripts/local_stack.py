@@ -3,9 +3,9 @@
 The ledger runs on DynamoDB Local (scripts/dynamodb_local.py) with its data on disk in the
 data dir, so a restart keeps it; moto's server runs everything else in this process on
 loopback. The stage's resources come from the same `.chalice/resources.yaml` that
-production uses; `chalice local` serves the app; a thread drains the mail queue into the
-app's SQS handler the way a Lambda trigger would, so a confirmation mail shows up within a
-second; a small page shows the mail sent.
+production uses; `chalice local` serves the app; a thread per mail queue drains it into
+the app's SQS handler the way a Lambda trigger would, so a confirmation mail shows up
+within a second; a small page shows the mail sent.
 
 `provision()` is importable on its own: the tests call it under `moto.mock_aws()`, with
 DynamoDB pointed at DynamoDB Local by `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -265,16 +265,22 @@ def provision(
             raise
 
     sqs = client("sqs")
-    queue_url = sqs.get_queue_url(QueueName=f"consentry-{stage}-mail")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+
+    def queue(name: str) -> tuple[str, str]:
+        url = sqs.get_queue_url(QueueName=f"consentry-{stage}-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    queue_url, queue_arn = queue("mail")
+    confirm_queue_url, confirm_queue_arn = queue("confirm")
     return {
         "stack": stack,
         "region": region,
         "table": table,
         "queue_url": queue_url,
         "queue_arn": queue_arn,
+        "confirm_queue_url": confirm_queue_url,
+        "confirm_queue_arn": confirm_queue_arn,
         "dlq_url": sqs.get_queue_url(QueueName=f"consentry-{stage}-mail-dlq")["QueueUrl"],
         "secret_id": secret_id,
         "secret_arn": secret_arn,
@@ -590,9 +596,16 @@ def main() -> int:
         for stream, out in ((chalice.stdout, sys.stdout), (chalice.stderr, sys.stderr)):
             threading.Thread(target=_relay, args=(stream, out), daemon=True).start()
 
-        drainer = threading.Thread(target=_drain, args=(app.mail_worker, resources, stop))
-        drainer.start()
-        running.callback(drainer.join, 5)
+        # One drainer per queue, as each queue has its own consumer on AWS.
+        confirm_queue = {
+            **resources,
+            "queue_url": resources["confirm_queue_url"],
+            "queue_arn": resources["confirm_queue_arn"],
+        }
+        for handler, queue in ((app.mail_worker, resources), (app.confirm_worker, confirm_queue)):
+            drainer = threading.Thread(target=_drain, args=(handler, queue, stop))
+            drainer.start()
+            running.callback(drainer.join, 5)
         running.callback(stop.set)
 
         viewer = _mail_viewer(mail_port, moto_url)

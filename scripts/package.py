@@ -51,11 +51,31 @@ MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
 # mypy plugin. The package test runs the app without them. The packages' *.dist-info
 # metadata goes too: nothing the app imports reads it (pydantic checks pydantic-core's
 # version from the module, not from metadata), and it is ~100 KB of the 4 MB budget.
-EXCLUDE = ("dns/", "dnspython-", "pydantic/v1/", "pydantic/mypy.py")
+# Likewise, ~38 KB: pydantic's deprecated v1-style API and experimental modules (imported
+# only by the methods and names they back, which the app never calls), email-validator's
+# DNS deliverability check and command line, Jinja2's sandboxed, native-types and
+# template-analysis environments, and the gettext sources (*.po; the app reads the .mo).
+EXCLUDE = (
+    "dns/",
+    "dnspython-",
+    "pydantic/v1/",
+    "pydantic/mypy.py",
+    "pydantic/deprecated/",
+    "pydantic/experimental/",
+    "email_validator/deliverability.py",
+    "email_validator/__main__.py",
+    "jinja2/sandbox.py",
+    "jinja2/nativetypes.py",
+    "jinja2/meta.py",
+)
 
 
 def _left_out(name: str) -> bool:
-    return name.startswith(EXCLUDE) or name.split("/", 1)[0].endswith(".dist-info")
+    return (
+        name.startswith(EXCLUDE)
+        or name.split("/", 1)[0].endswith(".dist-info")
+        or (name.startswith("chalicelib/locale/") and name.endswith(".po"))
+    )
 
 
 # What a cold start imports: every route's module and the libraries they load. The modules
@@ -103,7 +123,7 @@ def stage_env(stage: str) -> dict[str, str]:
 
 def chalice_env(stage: str) -> dict[str, str]:
     """What `chalice package` and `chalice deploy` need from the shell: a region, and the
-    names of the mail queue and the SES feedback topic, which app.py reads when it
+    names of the mail queues and the SES feedback topic, which app.py reads when it
     registers their consumers."""
     env = os.environ.copy()
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
@@ -112,6 +132,7 @@ def chalice_env(stage: str) -> dict[str, str]:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     stage_settings = stage_env(stage)
     env["CONSENTRY_MAIL_QUEUE"] = stage_settings["CONSENTRY_MAIL_QUEUE"]
+    env["CONSENTRY_CONFIRM_QUEUE"] = stage_settings["CONSENTRY_CONFIRM_QUEUE"]
     env["CONSENTRY_FEEDBACK_TOPIC"] = stage_settings["CONSENTRY_FEEDBACK_TOPIC"]
     return env
 

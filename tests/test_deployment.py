@@ -138,6 +138,7 @@ def expected_resources(stage: str, account: str) -> dict[str, str]:
         table: "dynamodb",
         f"{table}/index/audience": "dynamodb",
         f"arn:aws:sqs:{a}:{env['CONSENTRY_MAIL_QUEUE']}": "sqs",
+        f"arn:aws:sqs:{a}:{env['CONSENTRY_CONFIRM_QUEUE']}": "sqs",
         f"arn:aws:ses:{a}:identity/{domain}": "ses",
         f"arn:aws:ses:{a}:configuration-set/consentry-{stage}": "ses",
         # Secrets Manager appends six random characters to a secret's ARN.
@@ -278,6 +279,7 @@ def test_stages_and_their_settings():
         "CONSENTRY_STAGE",
         "CONSENTRY_TABLE",
         "CONSENTRY_MAIL_QUEUE",
+        "CONSENTRY_CONFIRM_QUEUE",
         "CONSENTRY_SECRET_ID",
         "CONSENTRY_SENDER",
         "CONSENTRY_BASE_URL",
@@ -293,15 +295,21 @@ def test_stages_and_their_settings():
         assert not [k for k in env if k.startswith("AWS_")], stage
 
 
-def test_the_mail_worker_cannot_outrun_its_queue_or_the_ses_quota():
+def test_the_mail_workers_cannot_outrun_their_queues_or_the_ses_quota():
     template = yaml.load((CHALICE / "resources.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
-    visibility = template["Resources"]["MailQueue"]["Properties"]["VisibilityTimeout"]
-    for stage in DEPLOYED:
-        worker = CONFIG["stages"][stage]["lambda_functions"]["mail_worker"]
-        # AWS: a queue's visibility timeout at least six times its function's timeout.
-        assert visibility >= 6 * worker["lambda_timeout"]
-        # The event source never runs more jobs at once than the function may run.
-        assert worker["reserved_concurrency"] >= app_module.MAIL_CONCURRENCY
+    consumers = {s.name: s for s in app_module.app.event_sources if type(s).__name__ == "SQSEventConfig"}
+    assert set(consumers) == {"mail_worker", "confirm_worker"}
+    for name, queue in (("mail_worker", "MailQueue"), ("confirm_worker", "ConfirmQueue")):
+        properties = template["Resources"][queue]["Properties"]
+        assert properties["QueueName"] == {"Fn::Sub": f"consentry-${{Stage}}-{queue[:-5].lower()}"}
+        assert properties["RedrivePolicy"]["maxReceiveCount"] == 5
+        for stage in DEPLOYED:
+            worker = CONFIG["stages"][stage]["lambda_functions"][name]
+            # AWS: a queue's visibility timeout at least six times its function's timeout.
+            assert properties["VisibilityTimeout"] >= 6 * worker["lambda_timeout"]
+            # The event source never runs more jobs at once than the function may run.
+            assert worker["reserved_concurrency"] >= app_module.MAIL_CONCURRENCY
+            assert consumers[name].queue.endswith(queue[:-5].lower())
 
 
 # -- resources -----------------------------------------------------------------------------

@@ -189,4 +189,5 @@ def test_the_consumers_subscribe_to_the_stages_own_queue_and_topic(package):
     """app.py names the queue and topic at deploy time; the package must carry prod's."""
     template = (package.parent / "sam.yaml").read_text()
     assert "consentry-prod-mail" in template and "consentry-prod-ses-feedback" in template
+    assert "consentry-prod-confirm" in template
     assert "consentry-dev-" not in template

@@ -26,9 +26,9 @@ def test_the_ledger_is_encrypted_backed_up_and_expires_items():
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_both_queues_are_encrypted():
+def test_every_queue_is_encrypted():
     queues = _of_type("AWS::SQS::Queue")
-    assert len(queues) == 2
+    assert len(queues) == 3  # the mail queue, the confirmation queue, their dead-letter queue
     assert all(q.get("SqsManagedSseEnabled") is True for q in queues.values())
 
 

@@ -13,7 +13,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import catalogue
 from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
-from chalicelib.pages import invalid_link_page, page
+from chalicelib.pages import invalid_link_page, not_sent_page, page
 from chalicelib.web import (
     FORM,
     JSON,
@@ -70,22 +70,12 @@ def _switch(form: catalogue.Form, lang: str) -> dict[str, str] | None:
     return {"href": query, "lang": other, "text": LANGUAGE_NAMES[other]}
 
 
-def _status_page(lang: str, status: int, frame_ancestors: tuple[str, ...] = ()) -> Response:
-    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads."""
-    _ = translator(lang)
-    texts = {
-        403: _("This form may not be sent from the site you are on."),
-        413: _("What you sent is too large."),
-    }
-    return page(
-        "message.html",
-        lang,
-        status=status,
-        controller=catalogue.load().controller,
-        title=_("Not sent"),
-        paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
-        frame_ancestors=frame_ancestors,
-        embed=_embedded(),
+def _status_page(
+    lang: str, status: int, frame_ancestors: tuple[str, ...] = (), *, link_page: bool = False
+) -> Response:
+    """A refused post, framed or not as the form is."""
+    return not_sent_page(
+        lang, status, frame_ancestors=frame_ancestors, link_page=link_page, embed=_embedded()
     )
 
 
@@ -303,6 +293,12 @@ def do_confirm(token: str) -> Response:
     except TokenError as exc:
         return _link_error(exc)
     try:
+        read_body(request)  # the button's form says nothing, but every body keeps the limits
+    except BadRequest as exc:
+        if wants_json(request):
+            return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
+        return _status_page(link.lang, exc.status, link_page=True)
+    try:
         granted = signups.confirm(link, evidence(request, "confirm_link"))
     except signups.SignupGone:
         from chalicelib.tokens import TokenExpired
@@ -423,7 +419,7 @@ def unsubscribe(token: str) -> Response:
     no cookie), or a post from the preferences page. Anything else changes nothing."""
     from chalicelib import preferences
     from chalicelib.tokens import TokenError
-    from chalicelib.web import MAX_BODY, evidence
+    from chalicelib.web import evidence
 
     request = public.current_request
     try:
@@ -431,13 +427,11 @@ def unsubscribe(token: str) -> Response:
     except TokenError as exc:
         return _link_error(exc)
     as_json = wants_json(request)
-    if len(request.raw_body or b"") > MAX_BODY:
-        return _json(413, {"errors": {"body": f"the body may be at most {MAX_BODY} bytes"}}, _LINK_JSON)
     try:
-        if preferences.is_one_click(request.raw_body, request.headers.get("content-type") or ""):
+        data = read_body(request, repeated=("purposes",))
+        if preferences.is_one_click(data, request.headers.get("content-type") or ""):
             said = preferences.one_click(link, evidence(request, "one_click"))
             return _unsubscribed_page(said, link, token)
-        data = read_body(request, repeated=("purposes",))
         outcome = preferences.save(link, data, evidence(request, "preferences"))
     except BadRequest as exc:
         return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
