@@ -16,6 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
+# Another catalogue file, for the local stack only (never set on AWS): a restart with a
+# changed catalogue shows that the texts people agreed to stay provable.
+CATALOGUE_ENV = "CONSENTRY_CATALOGUE"
 LANGUAGES = ("nl", "en")
 # The bot challenges a form may use: where their widget comes from (the form page's CSP
 # allows that host, for that form only) and where the answer is verified.
@@ -105,7 +108,8 @@ def text_version(purpose: str, lang: str, text: str) -> str:
 @lru_cache(maxsize=1)
 def _parsed() -> Catalogue:
     """Parse and check the catalogue file once per process (``load()`` adds the stage's origins)."""
-    raw = tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    path = Path(os.environ.get(CATALOGUE_ENV) or CATALOGUE_FILE)
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
     c = raw["controller"]
     controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
     purposes = {
