@@ -138,10 +138,6 @@ class Confirmed:
 
     purposes: tuple[str, ...]
 
-    @property
-    def again(self) -> bool:
-        return not self.purposes
-
 
 def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
     """Grant what the signup still holds; nothing new when it was confirmed before.
