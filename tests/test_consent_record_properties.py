@@ -81,7 +81,7 @@ STEP = st.one_of(
 
 
 @settings(
-    max_examples=25,
+    max_examples=50,
     deadline=None,
     database=None,  # nothing left in the work tree; a failure prints its steps
     suppress_health_check=[HealthCheck.function_scoped_fixture],
