@@ -111,7 +111,8 @@ def forget_clients() -> None:
     """Drop what the app caches per container: its clients, the key secret, the queue URL."""
     from chalicelib import jobs, keys, ledger, mail
 
-    for cached in (ledger._client, jobs._client, jobs._queue_url, mail._client):
+    ledger.use(None)
+    for cached in (jobs._client, jobs._queue_url, mail._client):
         cached.cache_clear()
     keys.clear_cache()
 

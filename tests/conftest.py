@@ -290,10 +290,10 @@ class Visitor:
     @contextlib.contextmanager
     def dynamodb_calls(self) -> Iterator[list[str]]:
         """The DynamoDB operations the app makes meanwhile, observed on its own client."""
-        from chalicelib.ledger import _client
+        from chalicelib import ledger
 
         calls: list[str] = []
-        client = _client("eu-west-1")
+        client = ledger.client()
 
         def record(model: Any, **_: Any) -> None:
             calls.append(model.name)

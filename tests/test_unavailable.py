@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
+from chalicelib.ledger.table import ATTEMPTS
+
 EVIDENCE = {"order_id": "ORD-9", "purchased_at": "2025-02-01T12:00:00Z", "opt_out_offered": True}
 
 
@@ -33,7 +35,7 @@ def dynamodb_cancels_every_transaction() -> Iterator[list[int]]:
     the request (a ``before-send`` one would still let moto run the transaction)."""
     from botocore.parsers import create_parser
 
-    from chalicelib.ledger import _client
+    from chalicelib import ledger
 
     attempts: list[int] = []
 
@@ -56,7 +58,7 @@ def dynamodb_cancels_every_transaction() -> Iterator[list[int]]:
         parsed.update(parser.parse(wire, error_shape))
         return AWSResponse("https://dynamodb.eu-west-1.amazonaws.com/", 400, headers, _Raw(body)), parsed
 
-    client = _client("eu-west-1")
+    client = ledger.client()
     client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", cancel)
     try:
         yield attempts
@@ -74,7 +76,7 @@ def test_a_one_click_that_loses_its_retries_answers_503_in_the_persons_language(
     before = visitor.items()
     with dynamodb_cancels_every_transaction() as attempts:
         response = visitor.one_click(path, headers={"Accept-Language": "nl"})
-    assert len(attempts) == 3  # the ledger planned it anew each time, then gave up
+    assert len(attempts) == ATTEMPTS  # the ledger's single retry policy ran out
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"
     assert response.headers["Content-Type"].startswith("text/html")
@@ -101,7 +103,7 @@ def test_a_bare_ledger_error_on_the_api_is_a_json_503(visitor):
         response = visitor.api_post(
             "/api/soft-opt-ins", {"email": "api@example.com", "purposes": ["offers"], "evidence": EVIDENCE}
         )
-    assert len(attempts) == 5  # the ledger's retries of a conflict ran out
+    assert len(attempts) == ATTEMPTS  # the same single retry policy
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert response.headers["Content-Type"] == "application/json"
     assert visitor.api("/api/contacts/api@example.com").status_code == 404

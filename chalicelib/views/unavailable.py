@@ -31,7 +31,7 @@ def _passing_fault(exc: Exception) -> bool:
     ledger = sys.modules.get("chalicelib.ledger")
     if ledger is None:
         return False
-    return isinstance(exc, ledger.LedgerConflict) or type(exc) is ledger.LedgerError
+    return isinstance(exc, ledger.LedgerUnavailable)
 
 
 def guard(
