@@ -76,6 +76,16 @@ run: dynamodb-local
 test: dynamodb-local
 # -- end of issue 11 ------------------------------------------------------------------------
 
+# -- issue 15: the type checker ---------------------------------------------------------------
+.PHONY: typecheck
+
+# mypy, strict on app.py and chalicelib/ (settings in pyproject.toml), with boto3's stubs.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+lint: typecheck
+# -- end of issue 15 ------------------------------------------------------------------------
+
 run: $(STAMP)
 	$(BIN)/python scripts/local_stack.py $(if $(FRESH),--fresh)
 

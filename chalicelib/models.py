@@ -225,10 +225,10 @@ def _moment(value: Any) -> datetime:
 def _text(most: int, *, lines: bool) -> Any:
     """A required, non-blank text of at most ``most`` characters; line breaks only if allowed."""
 
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
+    def check(raw: Any) -> str:
+        if not isinstance(raw, str):
             raise ValueError("must be a text value")
-        value = value.strip()
+        value = raw.strip()
         if not value:
             raise ValueError("may not be empty")
         if (_TEXT_CONTROL if lines else _CONTROL).search(value):

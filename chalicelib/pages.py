@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chalicelib.catalogue import LANGUAGES
 from chalicelib.i18n import N_, translations, translator
+from chalicelib.web import Headers
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -58,7 +59,7 @@ def security_headers(
     form_action: tuple[str, ...] = (),
     link_page: bool,
     challenge_host: str | None = None,
-) -> dict[str, str]:
+) -> Headers:
     """CSP that allows only our own inline style; token pages leak nothing onward.
 
     A form with a bot challenge also allows that one provider's script and frame."""
@@ -70,7 +71,7 @@ def security_headers(
         if challenge_host
         else ""
     )
-    headers = {
+    headers: Headers = {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": (
             f"default-src 'none'; style-src {style_hash}; img-src 'self'; base-uri 'none';"

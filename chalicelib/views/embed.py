@@ -21,7 +21,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import catalogue
 from chalicelib.i18n import choose_language, translator
-from chalicelib.web import cors_headers
+from chalicelib.web import cors_headers, query_of
 
 embed = Blueprint(__name__)
 
@@ -71,7 +71,7 @@ def form_for_script(form_id: str) -> Response:
     cors = cors_headers(request, form.allowed_origins)
     if request.headers.get("origin") is not None and not cors:
         return _json(403, {"error": "origin not allowed for this form"}, vary)
-    query = request.query_params or {}
+    query = query_of(request)
     lang = choose_language(
         query.get("lang"), request.headers.get("accept-language"), form.languages, form.default_lang
     )

@@ -20,6 +20,7 @@ from chalicelib.web import (
     BadRequest,
     cors_headers,
     origin_allowed,
+    query_of,
     read_body,
     wants_json,
 )
@@ -58,7 +59,7 @@ def _not_found(lang: str) -> Response:
 def _embedded() -> bool:
     """``?embed=1``: the form inside an iframe on a listed site; the page drops its own
     header and footer (the controller line and the privacy link stay)."""
-    return (public.current_request.query_params or {}).get("embed") == "1"
+    return query_of(public.current_request).get("embed") == "1"
 
 
 def _switch(form: catalogue.Form, lang: str) -> dict[str, str] | None:
@@ -82,7 +83,7 @@ def _status_page(
 def _any_lang() -> str:
     """The visitor's language where no form says which are offered (an unknown form)."""
     request = public.current_request
-    query = request.query_params or {}
+    query = query_of(request)
     return choose_language(
         query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
     )
@@ -90,7 +91,7 @@ def _any_lang() -> str:
 
 def _form_lang(form: catalogue.Form) -> str:
     request = public.current_request
-    query = request.query_params or {}
+    query = query_of(request)
     return choose_language(
         query.get("lang"), request.headers.get("accept-language"), form.languages, form.default_lang
     )
@@ -247,7 +248,7 @@ def _link_error(exc: Exception) -> Response:
 
     cat = catalogue.load()
     if isinstance(exc, TokenExpired):
-        lang = exc.payload.get("l") if exc.payload.get("l") in catalogue.LANGUAGES else "nl"
+        lang = str(exc.payload["l"]) if exc.payload.get("l") in catalogue.LANGUAGES else "nl"
         form_id = exc.payload.get("f")
         _ = translator(lang)
         link = None
@@ -463,8 +464,8 @@ def unsubscribe(token: str) -> Response:
     try:
         data = read_body(request, repeated=("purposes",))
         if preferences.is_one_click(data, request.headers.get("content-type") or ""):
-            said = preferences.one_click(link, evidence(request, "one_click"))
-            return _unsubscribed_page(said, link, token)
+            clicked = preferences.one_click(link, evidence(request, "one_click"))
+            return _unsubscribed_page(clicked, link, token)
         outcome = preferences.save(link, data, evidence(request, "preferences"))
     except BadRequest as exc:
         return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)

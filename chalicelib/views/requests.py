@@ -16,7 +16,7 @@ from chalice import Blueprint, Response
 from chalicelib import catalogue
 from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, ntranslator, translator
 from chalicelib.pages import invalid_link_page, not_sent_page, page, security_headers
-from chalicelib.web import FORM, JSON, BadRequest, read_body, wants_json
+from chalicelib.web import FORM, JSON, BadRequest, query_of, read_body, wants_json
 
 requests = Blueprint(__name__)
 
@@ -33,7 +33,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 def _lang() -> str:
     request = requests.current_request
-    query = request.query_params or {}
+    query = query_of(request)
     return choose_language(
         query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, DEFAULT_LANG
     )
@@ -141,7 +141,7 @@ def _link_error(exc: Exception) -> Response:
 
     cat = catalogue.load()
     if isinstance(exc, TokenExpired):
-        lang = exc.payload.get("l") if exc.payload.get("l") in catalogue.LANGUAGES else DEFAULT_LANG
+        lang = str(exc.payload["l"]) if exc.payload.get("l") in catalogue.LANGUAGES else DEFAULT_LANG
         _ = translator(lang)
         return page(
             "message.html",

@@ -56,7 +56,7 @@ def answer(exc: Exception, request: Request | None) -> Response:
     from chalicelib import catalogue
     from chalicelib.i18n import choose_language, translator
     from chalicelib.pages import page
-    from chalicelib.web import wants_json
+    from chalicelib.web import query_of, wants_json
 
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if request is None or request.path.startswith("/api/") or wants_json(request):
@@ -69,7 +69,7 @@ def answer(exc: Exception, request: Request | None) -> Response:
     # one the visitor asked for.
     lang = getattr(exc, "lang", None)
     if lang not in catalogue.LANGUAGES:
-        query = request.query_params or {}
+        query = query_of(request)
         lang = choose_language(
             query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
         )
