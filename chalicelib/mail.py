@@ -47,7 +47,8 @@ def _client(region: str) -> SESV2Client:
 def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:
     """The confirmation mail: the request, the controller, the link. No ads, no pixels.
 
-    In the language of the signup it confirms: the one the person chose on the form."""
+    In the language of the signup it confirms (the one the person chose on the form) and in
+    the look of the form it came from."""
     cat = catalogue.load()
     lang = pending.lang
     _, ngettext = translator(lang), ntranslator(lang)
@@ -64,6 +65,7 @@ def render_confirmation(pending: PendingMail, link: str, pending_days: int, toke
     context: dict[str, Any] = {
         "lang": lang,
         "controller": controller,
+        "brand": cat.brand_of(pending.form_id),
         "texts": texts,
         "link": link,
         "subject": _("Confirm your signup with %(controller)s") % {"controller": controller.name},
@@ -197,6 +199,7 @@ def render_request(kind: str, person: RequestMail, lang: str, link: str, token_d
     context: dict[str, Any] = {
         "lang": lang,
         "controller": controller,
+        "brand": cat.brand_of(None),
         "link": link,
         "subject": subject % {"controller": controller.name},
         "greeting": _greeting(lang, person.name),
@@ -232,8 +235,9 @@ def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None
     # The mail goes to the address's owner, in the language they chose when they signed up;
     # whoever filled in the request form may read another. The job's language is the
     # fallback only for a profile that has none.
-    fallback = lang if lang in catalogue.LANGUAGES else "nl"
-    lang = person.lang if person.lang in catalogue.LANGUAGES else fallback
+    cat = catalogue.load()
+    fallback = cat.lang_or_default(lang)
+    lang = person.lang if person.lang in cat.languages else fallback
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
     link = f"{settings.base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)

@@ -52,10 +52,27 @@ MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
 # metadata goes too: nothing the app imports reads it (pydantic checks pydantic-core's
 # version from the module, not from metadata), and it is ~100 KB of the 4 MB budget.
 EXCLUDE = ("dns/", "dnspython-", "pydantic/v1/", "pydantic/mypy.py")
+# Issue 13 (a third language's catalogue): more that is never read at run time. The .po
+# sources of the gettext catalogues (the Lambda reads the compiled .mo files), type stubs,
+# C sources and type markers; and modules nothing in the app imports: pydantic's
+# experimental API and colour type, Jinja2's sandbox, email-validator's deliverability check
+# (it needs dnspython, left out above) and its command line.
+EXCLUDE += (
+    "pydantic/experimental/",
+    "pydantic/color.py",
+    "jinja2/sandbox.py",
+    "email_validator/deliverability.py",
+    "email_validator/__main__.py",
+)
+EXCLUDE_SUFFIXES = (".po", ".pyi", ".c", "/py.typed")
 
 
 def _left_out(name: str) -> bool:
-    return name.startswith(EXCLUDE) or name.split("/", 1)[0].endswith(".dist-info")
+    return (
+        name.startswith(EXCLUDE)
+        or name.endswith(EXCLUDE_SUFFIXES)
+        or name.split("/", 1)[0].endswith(".dist-info")
+    )
 
 
 # What a cold start imports: every route's module and the libraries they load. The modules
@@ -86,9 +103,9 @@ print(json.dumps(sorted(mine)))
 
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
-RECIPE = hashlib.sha256(json.dumps([EXCLUDE, TRACE, sys.implementation.cache_tag, 2]).encode()).hexdigest()[
-    :12
-]
+RECIPE = hashlib.sha256(
+    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TRACE, sys.implementation.cache_tag, 2]).encode()
+).hexdigest()[:12]
 
 
 def stage_env(stage: str) -> dict[str, str]:

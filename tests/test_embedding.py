@@ -47,7 +47,7 @@ def test_the_form_as_data_carries_the_catalogues_exact_texts_in_the_visitors_lan
             {"id": p, "text": cat.purposes[p].texts[lang]} for p in cat.forms["newsletter"].purposes
         ]
         assert data["controller"]["name"] == cat.controller.name
-        assert data["texts"]["submit"] == {"nl": "Aanmelden", "en": "Sign up"}[lang]
+        assert data["texts"]["submit"] == cat.forms["newsletter"].wording(lang).button
         assert response.headers["Access-Control-Allow-Origin"] == LISTED
         assert "Access-Control-Allow-Credentials" not in response.headers
         assert "Origin" in response.headers["Vary"]

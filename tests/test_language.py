@@ -73,11 +73,15 @@ def test_only_a_confirmed_signup_changes_the_language(visitor):
     assert _lang_of(visitor.get(manage).body) == "nl"
 
 
-def test_the_form_offers_the_other_language_in_its_own_words(visitor):
+def test_the_form_offers_each_other_language_in_its_own_words(visitor):
+    """Languages are data: the switch lists the form's other languages by their own names."""
     dutch = visitor.get("/forms/newsletter").body.decode()
-    assert '<a class="switch" href="?lang=en" lang="en" hreflang="en">English</a>' in dutch
+    switch = re.findall(r'<a href="(\?lang=\w+)" lang="(\w+)" hreflang="\w+">([^<]+)</a>', dutch)
+    assert switch == [("?lang=en", "en", "English"), ("?lang=de", "de", "Deutsch")]
     english = visitor.get("/forms/newsletter?lang=en&embed=1").body.decode()
     assert 'href="?lang=nl&amp;embed=1"' not in english  # framed: no header, so no switch
-    assert '<html lang="en">' in english and '<body class="embed">' in english
-    requests = visitor.get("/requests?lang=en").body.decode()
+    assert '<html lang="en" ' in english and '<body class="embed">' in english
+    requests = visitor.get("/requests?lang=de").body.decode()
     assert 'href="?lang=nl" lang="nl" hreflang="nl">Nederlands</a>' in requests
+    assert 'href="?lang=en" lang="en" hreflang="en">English</a>' in requests
+    assert '<html lang="de">' in requests and "Ihre Daten einsehen oder löschen" in requests

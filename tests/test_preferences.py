@@ -27,7 +27,8 @@ def test_keeping_one_purpose_withdraws_the_other(visitor):
     assert response.status_code == 200
     body = response.body.decode()
     assert "Uw keuzes zijn opgeslagen" in body
-    assert re.search(r'value="newsletter" checked>', body) and 'data-state="withdrawn"' in body
+    assert re.search(r'name="leave" value="newsletter"', body) and 'data-state="withdrawn"' in body
+    assert 'name="leave" value="offers"' not in body  # withdrawn: nothing left to leave
     assert _statuses(visitor, "ada@example.com") == {"newsletter": "granted", "offers": "withdrawn"}
     (event,) = [e for e in visitor.events("ada@example.com") if e["type"] == "withdrawn"]
     assert (event["purpose"], event["evidence"]["channel"]) == ("offers", "preferences")

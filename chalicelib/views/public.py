@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import catalogue
-from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
+from chalicelib.i18n import choose_language, field_messages, language_name, translator
 from chalicelib.pages import invalid_link_page, page
 from chalicelib.web import (
     FORM,
@@ -61,16 +61,19 @@ def _embedded() -> bool:
     return (public.current_request.query_params or {}).get("embed") == "1"
 
 
-def _switch(form: catalogue.Form, lang: str) -> dict[str, str] | None:
-    """A link to the same page in the form's other language, written in that language."""
-    other = next((lang_ for lang_ in form.languages if lang_ != lang), None)
-    if other is None:
-        return None
-    query = f"?lang={other}" + ("&embed=1" if _embedded() else "")
-    return {"href": query, "lang": other, "text": LANGUAGE_NAMES[other]}
+def _switch(form: catalogue.Form, lang: str) -> list[dict[str, str]]:
+    """Links to the same page in each of the form's other languages, each in its own words."""
+    embed = "&embed=1" if _embedded() else ""
+    return [
+        {"href": f"?lang={other}{embed}", "lang": other, "text": language_name(other)}
+        for other in form.languages
+        if other != lang
+    ]
 
 
-def _status_page(lang: str, status: int, frame_ancestors: tuple[str, ...] = ()) -> Response:
+def _status_page(
+    lang: str, status: int, frame_ancestors: tuple[str, ...] = (), form: catalogue.Form | None = None
+) -> Response:
     """A refused post (foreign origin, unreadable or oversized body) as a page a person reads."""
     _ = translator(lang)
     texts = {
@@ -86,6 +89,7 @@ def _status_page(lang: str, status: int, frame_ancestors: tuple[str, ...] = ()) 
         paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
         frame_ancestors=frame_ancestors,
         embed=_embedded(),
+        brand=catalogue.load().brand_of(form),
     )
 
 
@@ -93,8 +97,9 @@ def _any_lang() -> str:
     """The visitor's language where no form says which are offered (an unknown form)."""
     request = public.current_request
     query = request.query_params or {}
+    cat = catalogue.load()
     return choose_language(
-        query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
+        query.get("lang"), request.headers.get("accept-language"), tuple(cat.languages), cat.default_lang
     )
 
 
@@ -119,8 +124,12 @@ def show_form(form_id: str) -> Response:
 def _form_page(
     form: catalogue.Form, lang: str, *, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    """The form, fresh or again with the input kept; bot defences only where the form asks."""
+    """The form, fresh or again with the input kept, in the form's words and look, with the
+    version of the texts it shows; bot defences only where the form asks."""
+    from chalicelib import versions
+
     cat = catalogue.load()
+    shown = versions.current(cat, form, lang)
     stamp = None
     if form.min_fill_seconds > 0:
         from chalicelib.bots import render_stamp
@@ -132,7 +141,10 @@ def _form_page(
         lang,
         status=status,
         controller=cat.controller,
-        texts=cat.texts_for(form, lang),
+        texts=shown.texts,
+        version=shown.version,
+        wording=form.wording(lang),
+        brand=cat.brand_of(form),
         values=values,
         errors=field_messages(errors, lang),
         frame_ancestors=form.frame_ancestors,
@@ -187,14 +199,16 @@ def _submit(form: catalogue.Form | None) -> Response:
     lang = _form_lang(form)
     if not origin_allowed(request, form.allowed_origins, get_settings().base_url):
         return (
-            _json(403, {"error": "origin not allowed for this form"}) if as_json else _status_page(lang, 403)
+            _json(403, {"error": "origin not allowed for this form"})
+            if as_json
+            else _status_page(lang, 403, form=form)
         )
     try:
         data = read_body(request, repeated=("purposes",))
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
-        return _status_page(lang, exc.status, form.frame_ancestors)
+        return _status_page(lang, exc.status, form.frame_ancestors, form)
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
     from chalicelib.bots import ChallengeUnavailable
@@ -202,6 +216,7 @@ def _submit(form: catalogue.Form | None) -> Response:
     _ = translator(lang)
     try:
         outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
+        lang = outcome.lang or lang  # the language of the texts the visitor read
     except ChallengeUnavailable:
         if as_json:
             return _json(503, {"error": "the bot check is unavailable; try again"}, {"Retry-After": "30"})
@@ -212,6 +227,7 @@ def _submit(form: catalogue.Form | None) -> Response:
             controller=cat.controller,
             title="503",
             paragraphs=[_("The check against spam is not working right now. Please try again shortly.")],
+            brand=cat.brand_of(form),
         )
     if outcome.throttled:
         if as_json:
@@ -225,6 +241,7 @@ def _submit(form: catalogue.Form | None) -> Response:
             paragraphs=[_("Too many signups are coming from this network. Please try again in an hour.")],
             frame_ancestors=form.frame_ancestors,
             embed=_embedded(),
+            brand=cat.brand_of(form),
         )
     if not outcome.accepted:
         if as_json:
@@ -240,6 +257,7 @@ def _submit(form: catalogue.Form | None) -> Response:
         lang,
         controller=cat.controller,
         title=_("Check your inbox"),
+        lead=form.wording(lang).thank_you,
         paragraphs=[
             _(
                 "If the address is right, you will shortly receive a mail with a confirmation link."
@@ -248,6 +266,7 @@ def _submit(form: catalogue.Form | None) -> Response:
         ],
         frame_ancestors=form.frame_ancestors,
         embed=_embedded(),
+        brand=cat.brand_of(form),
     )
 
 
@@ -257,7 +276,7 @@ def _link_error(exc: Exception) -> Response:
 
     cat = catalogue.load()
     if isinstance(exc, TokenExpired):
-        lang = exc.payload.get("l") if exc.payload.get("l") in catalogue.LANGUAGES else "nl"
+        lang = cat.lang_or_default(exc.payload.get("l"))
         form_id = exc.payload.get("f")
         _ = translator(lang)
         link = None
@@ -272,6 +291,7 @@ def _link_error(exc: Exception) -> Response:
             title=_("This link has expired"),
             paragraphs=[_("This confirmation link is no longer valid. Sign up again to get a new link.")],
             link=link,
+            brand=cat.brand_of(form_id if isinstance(form_id, str) else None),
         )
     return invalid_link_page()
 
@@ -288,7 +308,14 @@ def show_confirm(token: str) -> Response:
         return _link_error(exc)
     cat = catalogue.load()
     texts = [cat.purposes[p].consent_text(link.lang) for p in link.purposes if p in cat.purposes]
-    return page("confirm.html", link.lang, link_page=True, controller=cat.controller, texts=texts)
+    return page(
+        "confirm.html",
+        link.lang,
+        link_page=True,
+        controller=cat.controller,
+        texts=texts,
+        brand=cat.brand_of(link.form_id),
+    )
 
 
 @public.route("/confirm/{token}", methods=["POST"], content_types=[FORM, JSON, "text/plain"])
@@ -316,6 +343,7 @@ def do_confirm(token: str) -> Response:
         link_page=True,
         controller=cat.controller,
         title=_("Confirmed"),
+        brand=cat.brand_of(link.form_id),
         paragraphs=[
             _("Thank you. Your signup is confirmed.")
             if granted
@@ -342,7 +370,7 @@ def _gone() -> Response:
 
 
 def _page_lang(lang: str) -> str:
-    return lang if lang in catalogue.LANGUAGES else "nl"
+    return catalogue.load().lang_or_default(lang)
 
 
 def _preferences_page(
@@ -352,7 +380,11 @@ def _preferences_page(
     notices: tuple[str, ...] = (),
     errors: dict[str, str] | None = None,
 ) -> Response:
-    """Each purpose of the catalogue with its state, the objection, 'everything'."""
+    """Whose preferences (the address, partly masked), each purpose of the catalogue with its
+    state and a button to leave just that one, the objection, 'everything', the way to the
+    person's data."""
+    from chalicelib.preferences import masked
+
     cat = catalogue.load()
     lang = _page_lang(standing.lang)
     _ = translator(lang)
@@ -375,8 +407,9 @@ def _preferences_page(
                 "label": purpose.labels.get(lang, purpose.id),
                 "state": state,
                 "state_text": state_texts.get(state, state),
-                "kept": live,
-                "can_keep": live,
+                "can_leave": live,
+                "leave_label": _("Unsubscribe from %(purpose)s")
+                % {"purpose": purpose.labels.get(lang, purpose.id)},
             }
         )
     signup_link = None
@@ -389,6 +422,7 @@ def _preferences_page(
         status=status,
         link_page=True,
         controller=cat.controller,
+        masked_email=masked(standing.email),
         purposes=rows,
         profiling=standing.profiling,
         notices=list(notices),
@@ -482,7 +516,7 @@ def unsubscribe(token: str) -> Response:
 def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
     """The one-click answer: a short page, 200, nothing to click, no cookie."""
     cat = catalogue.load()
-    lang = _page_lang(said.standing.lang if said.standing else "nl")
+    lang = _page_lang(said.standing.lang if said.standing else "")
     _ = translator(lang)
     if not said.withdrawn:
         text = _("You were already unsubscribed. Nothing has changed.")
