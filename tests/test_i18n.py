@@ -81,6 +81,23 @@ def test_dutch_really_is_dutch():
     )
 
 
+def test_german_is_german_in_the_formal_sie_form():
+    """A German reader is addressed as Sie throughout, never du; plurals have their own forms."""
+    de = translations("de")
+    assert de.gettext("Sign up") == "Anmelden"
+    assert de.gettext("Controller") == "Verantwortlicher"  # the GDPR's own word (Art. 4 Nr. 7 DSGVO)
+    assert (
+        de.ngettext("The link is valid for %(days)s day.", "The link is valid for %(days)s days.", 7)
+        % {"days": 7}
+        == "Der Link ist 7 Tage gültig."
+    )
+    informal = re.compile(r"\b(du|dich|dir|dein\w*|euch|euer)\b", re.IGNORECASE)
+    texts = [m.string for m in _po("de") if m.id]
+    flat = [t for s in texts for t in (s if isinstance(s, tuple) else (s,))]
+    assert [t for t in flat if informal.search(t)] == []
+    assert sum(1 for t in flat if re.search(r"\b(Sie|Ihr\w*)\b", t)) > 50
+
+
 # -- every page and every mail, rendered through the real routes, in each language ----------
 
 

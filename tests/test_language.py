@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -85,3 +86,25 @@ def test_the_form_offers_each_other_language_in_its_own_words(visitor):
     assert 'href="?lang=nl" lang="nl" hreflang="nl">Nederlands</a>' in requests
     assert 'href="?lang=en" lang="en" hreflang="en">English</a>' in requests
     assert '<html lang="de">' in requests and "Ihre Daten einsehen oder löschen" in requests
+
+
+def test_a_german_signup_is_answered_in_german_ever_after(visitor):
+    """Languages are data: German came as a catalogue line, a .po file and its texts."""
+    visitor.post_form(
+        "/forms/newsletter", [("email", "deutsch@example.com"), ("purposes", "newsletter"), ("lang", "de")]
+    )
+    visitor.run_mail_jobs()
+    (mail,) = visitor.mail_to("deutsch@example.com")
+    assert str(mail["Subject"]) == "Bestätigen Sie Ihre Anmeldung bei Voorbeeld Webwinkel B.V."
+    assert "Ja, senden Sie mir den monatlichen Newsletter" in mail.get_body(("plain",)).get_content()
+    confirm = visitor.confirm_link("deutsch@example.com")
+    assert "Ja, ich bestätige meine Anmeldung" in visitor.get(confirm).body.decode()
+    assert _lang_of(visitor.client.http.post(confirm, headers=FORM).body) == "de"
+    page = visitor.get(visitor.unsubscribe_path("deutsch@example.com")).body.decode()
+    assert _lang_of(page) == "de" and "Ihre E-Mail-Einstellungen" in page
+    assert visitor.contact("deutsch@example.com")["lang"] == "de"
+    refused = visitor.post_json(
+        "/forms/newsletter", {"email": "fr@example.com", "purposes": ["offers"], "lang": "fr"}
+    )
+    assert refused.status_code == 422
+    assert json.loads(refused.body)["errors"]["lang"] == "must be one of nl, en, de"

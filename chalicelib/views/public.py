@@ -499,10 +499,17 @@ def unsubscribe(token: str) -> Response:
             },
             _LINK_JSON,
         )
-    _ = translator(_page_lang(said.standing.lang))
+    lang = _page_lang(said.standing.lang)
+    _ = translator(lang)
     notices = [
         _("Your choices are saved.") if said.changed or said.suppressed else _("Nothing needed changing.")
     ]
+    left = catalogue.load().purposes.get(str(data.get("leave")))
+    if left is not None and left.id in said.withdrawn:  # the button beside one purpose
+        notices = [
+            _("You will no longer receive mails for: %(purpose)s. This took effect at once.")
+            % {"purpose": left.labels.get(lang, left.id)}
+        ]
     if outcome.not_granted:
         notices.append(
             _(
