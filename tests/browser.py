@@ -145,7 +145,13 @@ FAKE_TURNSTILE = """
   function render(box) {
     if (typeof box === "string") box = document.querySelector(box);
     if (!box || box.querySelector("input[name=cf-turnstile-response]")) return;
-    box.style.cssText = "width:300px;max-width:100%;height:65px;border:1px solid #999;border-radius:4px";
+    box.style.cssText = "width:300px;max-width:100%;height:65px;border:1px solid #999;" +
+      "border-radius:4px;background:#f7f7f7;color:#333;font:14px/63px system-ui,sans-serif;" +
+      "padding:0 16px;box-sizing:border-box";
+    var label = document.createElement("span");
+    label.setAttribute("aria-hidden", "true");
+    label.textContent = "\u2713 Turnstile (test stand-in)";
+    box.appendChild(label);
     var answer = document.createElement("input");
     answer.type = "hidden"; answer.name = "cf-turnstile-response"; answer.value = "pass";
     box.appendChild(answer);

@@ -104,6 +104,12 @@ def test_the_version_decides_the_language_of_the_texts_recorded(visitor):
     (event,) = _requested(visitor, "deutsch@example.com")
     assert (event["evidence"]["text"], event["evidence"]["lang"]) == (german.text_for("offers").text, "de")  # type: ignore[union-attr]
     assert event["evidence"]["form_version"] == german.version
+    page = visitor.post_form(
+        "/forms/newsletter?lang=nl",
+        [("email", "seite@example.com"), ("purposes", "offers"), ("lang", "nl"), ("version", german.version)],
+    )
+    body = page.body.decode()  # the answer speaks the language the visitor read
+    assert '<html lang="de">' in body and "Bitte prüfen Sie Ihr Postfach" in body
 
 
 @pytest.fixture

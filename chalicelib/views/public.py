@@ -216,7 +216,6 @@ def _submit(form: catalogue.Form | None) -> Response:
     _ = translator(lang)
     try:
         outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
-        lang = outcome.lang or lang  # the language of the texts the visitor read
     except ChallengeUnavailable:
         if as_json:
             return _json(503, {"error": "the bot check is unavailable; try again"}, {"Retry-After": "30"})
@@ -229,6 +228,9 @@ def _submit(form: catalogue.Form | None) -> Response:
             paragraphs=[_("The check against spam is not working right now. Please try again shortly.")],
             brand=cat.brand_of(form),
         )
+    if outcome.lang and outcome.lang != lang:  # a posted version says which texts were read
+        lang = outcome.lang
+        _ = translator(lang)
     if outcome.throttled:
         if as_json:
             return _json(429, {"error": "too many signups from this network"}, {"Retry-After": "3600"})
