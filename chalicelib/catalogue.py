@@ -1,8 +1,11 @@
-"""Forms, purposes and consent texts, loaded from the packaged catalogue file.
+"""Languages, forms, brands, purposes and consent texts, loaded from the packaged catalogue file.
 
 The catalogue is a file in the deployment package, so serving a form costs no AWS call.
 Each consent text is identified by a hash of its exact wording: the ledger stores the
-text once under that hash and every consent event points at it.
+text once under that hash and every consent event points at it (versions.py: the texts a
+form shows, as one version). Which languages exist is data here too: ``[languages]``, each
+with its gettext catalogue in ``locale/``. What a page could trip over (a colour below AA,
+a missing text or translation, an unsafe logo) is refused when the file is parsed.
 """
 
 from __future__ import annotations
@@ -104,11 +107,11 @@ class Form:
     challenge_site_key: str | None = None
     brand: Brand | None = None
     """The form's look; None: the catalogue's own brand."""
-    texts: dict[str, FormTexts] = field(default_factory=dict)
+    wordings: dict[str, FormTexts] = field(default_factory=dict)
     """Language -> the form's own heading, intro, button and thank-you text."""
 
     def wording(self, lang: str) -> FormTexts:
-        return self.texts.get(lang) or FormTexts()
+        return self.wordings.get(lang) or FormTexts()
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,9 @@ class Catalogue:
     controller: Controller
     purposes: dict[str, Purpose]
     forms: dict[str, Form]
-    languages: dict[str, str] = field(default_factory=lambda: {"nl": "Nederlands"})
+    languages: dict[str, str]
     """Every language pages and mails speak, code -> its own name; the first is the default."""
-    brand: Brand | None = None
+    brand: Brand
     """The look of pages that belong to no form (preferences, requests, links)."""
 
     @property
@@ -136,9 +139,7 @@ class Catalogue:
     def brand_of(self, form: Form | str | None) -> Brand:
         """A form's brand (by form or id), or the catalogue's own for anything else."""
         found = self.forms.get(form) if isinstance(form, str) else form
-        brand = found.brand if found is not None and found.brand is not None else self.brand
-        assert brand is not None, "the catalogue always has a brand"
-        return brand
+        return found.brand if found is not None and found.brand is not None else self.brand
 
     def texts_for(self, form: Form, lang: str) -> list[ConsentText]:
         return [self.purposes[p].consent_text(lang) for p in form.purposes]
@@ -239,7 +240,7 @@ def _form(
         challenge=challenge,
         challenge_site_key=f.get("challenge_site_key") or None,
         brand=look,
-        texts={lang: FormTexts(**texts) for lang, texts in wording.items()},
+        wordings={lang: FormTexts(**texts) for lang, texts in wording.items()},
     )
 
 

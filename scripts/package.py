@@ -12,7 +12,10 @@
    picked the Lambda runtime from), in checked-hash mode: Python verifies each against its
    source's hash, so a stale file is ignored, never run. Only the modules a cold start
    imports (``TRACE``) are compiled, and a few never-imported parts of libraries are left
-   out (``EXCLUDE``), to keep the zip under 4 MB.
+   out (``EXCLUDE``), to keep the zip under 4 MB. The templates of a visitor's first
+   requests go in compiled too (``COMPILED_TEMPLATES`` in ``templates/__compiled__/``, Jinja2
+   bytecode checked against each template's source): a cold form view neither parses nor
+   compiles a template.
 3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
    named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
    ``chalice deploy`` run on the same tree reuses it: what is deployed is this file
@@ -52,18 +55,31 @@ MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
 # metadata goes too: nothing the app imports reads it (pydantic checks pydantic-core's
 # version from the module, not from metadata), and it is ~100 KB of the 4 MB budget.
 EXCLUDE = ("dns/", "dnspython-", "pydantic/v1/", "pydantic/mypy.py")
-# Issue 13 (a third language's catalogue): more that is never read at run time. The .po
-# sources of the gettext catalogues (the Lambda reads the compiled .mo files), type stubs,
-# C sources and type markers; and modules nothing in the app imports: pydantic's
-# experimental API and colour type, Jinja2's sandbox, email-validator's deliverability check
-# (it needs dnspython, left out above) and its command line.
+# Issue 13 (a third language's catalogue, compiled templates): more that is never read at
+# run time. The .po sources of the gettext catalogues (the Lambda reads the compiled .mo
+# files), type stubs, C sources and type markers; and modules nothing in the app or its
+# libraries imports: pydantic's experimental API, colour type and v1-style deprecated API
+# (only its deprecated methods import it: .dict(), .copy(), parse_obj, @validator; the code
+# uses pydantic 2's), Jinja2's sandbox, native types and meta tools, idna's codec and
+# command line, email-validator's deliverability check (it needs dnspython, left out
+# above) and its command line, annotated-types' test cases.
 EXCLUDE += (
     "pydantic/experimental/",
+    "pydantic/deprecated/",
     "pydantic/color.py",
     "jinja2/sandbox.py",
+    "jinja2/nativetypes.py",
+    "jinja2/meta.py",
+    "idna/codec.py",
+    "idna/cli.py",
     "email_validator/deliverability.py",
     "email_validator/__main__.py",
+    "annotated_types/test_cases.py",
 )
+# The templates of a visitor's first requests, compiled into the package: the form page, its
+# answers and the confirm link's page. Compiling the others too would cost 22 KB more of the
+# 4 MB; they compile on their first use, as before.
+COMPILED_TEMPLATES = ("base.html", "form.html", "message.html", "confirm.html")
 EXCLUDE_SUFFIXES = (".po", ".pyi", ".c", "/py.typed")
 
 
@@ -95,6 +111,11 @@ for name in ("form.html", "message.html", "confirm.html"):
 pages.environment().get_template("mail/confirm.txt")
 pages.environment().get_template("mail/confirm.html")
 tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
+# The first requests' templates compiled, into the package (pages.CompiledTemplates reads them).
+compiling = pages.CompiledTemplates(pages.COMPILED, write=True)
+build = pages.new_environment(catalogue.load().default_lang, compiling)
+for name in sys.argv[2].split(","):
+    build.get_template(name)
 files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
 mine = [f[len(root) + 1 :] for f in files if f.startswith(root + "/") and f.endswith(".py")]
 print(json.dumps(sorted(mine)))
@@ -104,7 +125,9 @@ print(json.dumps(sorted(mine)))
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
 RECIPE = hashlib.sha256(
-    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TRACE, sys.implementation.cache_tag, 2]).encode()
+    json.dumps(
+        [EXCLUDE, EXCLUDE_SUFFIXES, COMPILED_TEMPLATES, TRACE, sys.implementation.cache_tag, 3]
+    ).encode()
 ).hexdigest()[:12]
 
 
@@ -151,18 +174,26 @@ def checked_hash_pyc(source: bytes, name: str) -> bytes:
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), True))
 
 
-def traced_modules(zip_path: Path) -> set[str]:
-    """The package's modules a cold start imports, found by importing them."""
+def traced_modules(zip_path: Path) -> tuple[set[str], dict[str, bytes]]:
+    """The package's modules a cold start imports, found by importing them; and its
+    templates, compiled there by this interpreter (path in the zip -> file)."""
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(zip_path) as z:
             z.extractall(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         done = subprocess.run(
-            [sys.executable, "-I", "-B", "-c", TRACE, tmp], env=env, capture_output=True, text=True
+            [sys.executable, "-I", "-B", "-c", TRACE, tmp, ",".join(COMPILED_TEMPLATES)],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise SystemExit(f"tracing the package's imports failed:\n{done.stderr[-3000:]}")
-        return set(json.loads(done.stdout))
+        compiled = Path(tmp) / "templates" / "__compiled__"
+        templates = {
+            f"templates/__compiled__/{f.name}": f.read_bytes() for f in sorted(compiled.glob("*.cache"))
+        }
+        return set(json.loads(done.stdout)), templates
 
 
 def finish(zip_path: Path) -> dict[str, Any]:
@@ -182,7 +213,7 @@ def finish(zip_path: Path) -> dict[str, Any]:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
             for info in keep:
                 out.writestr(_copy_info(info), src.read(info), compresslevel=9)
-    traced = traced_modules(tmp)
+    traced, templates = traced_modules(tmp)
     with (
         zipfile.ZipFile(tmp) as src,
         zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out,
@@ -193,11 +224,14 @@ def finish(zip_path: Path) -> dict[str, Any]:
             if info.filename in traced:
                 pyc = checked_hash_pyc(data, info.filename)
                 out.writestr(_new_info(pyc_name(info.filename), info), pyc, compresslevel=9)
+        for name, data in templates.items():
+            out.writestr(_new_info(name, None), data, compresslevel=9)
         marker = {
             "recipe": RECIPE,
             "python": sys.implementation.cache_tag,
             "bytecode": "checked-hash",
             "compiled": sorted(traced),
+            "templates": len(templates),
             "left_out": left_out,
         }
         out.writestr(_new_info(MARKER, None), json.dumps(marker, indent=1) + "\n", compresslevel=9)

@@ -49,6 +49,12 @@ out["files"] = {
     "catalogue": str(catalogue.CATALOGUE_FILE),
 }
 out["newsletter_en"] = catalogue.load().purposes["newsletter"].texts["en"]
+env = pages.environment()
+out["precompiled"] = {}
+for name in ("base.html", "form.html", "message.html", "confirm.html", "preferences.html"):
+    source, filename, _ = env.loader.get_source(env, name)
+    bucket = env.bytecode_cache.get_bucket(env, name, filename, source)
+    out["precompiled"][name] = bucket.code is not None and bucket.code.co_filename == filename
 out["email"] = models.SignupRequest.model_validate({"email": "Ada@Example.COM", "purposes": ["offers"]}).email
 out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 print(json.dumps(out))
@@ -190,3 +196,16 @@ def test_the_consumers_subscribe_to_the_stages_own_queue_and_topic(package):
     template = (package.parent / "sam.yaml").read_text()
     assert "consentry-prod-mail" in template and "consentry-prod-ses-feedback" in template
     assert "consentry-dev-" not in template
+
+
+def test_a_cold_form_view_runs_templates_compiled_with_the_package(served):
+    """A cold form view neither parses nor compiles its templates (scripts/package.py
+    compiles the first requests' templates into the zip); the code knows its template's
+    real path, for tracebacks. The rest compile on first use."""
+    assert served["precompiled"] == {
+        "base.html": True,
+        "form.html": True,
+        "message.html": True,
+        "confirm.html": True,
+        "preferences.html": False,
+    }
