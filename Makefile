@@ -1,14 +1,32 @@
 # One command each for run, test, lint, bench, package and deploy. Every target sets itself
 # up on a fresh machine.
-PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP = $(VENV)/.installed-py$(PYTHON_VERSION)
 STAGE ?= dev
+
+# -- issue 12: the Python of the Lambda runtime (python3.13, Amazon Linux 2023) ------------
+# The venv, the tests, Chalice (which takes the Lambda runtime from the Python it runs on) and
+# the package's bytecode all use this one version. Found on PATH (a pyenv shim that has no
+# such version does not count), else among pyenv's installed versions; PY=... overrides.
+PYTHON_VERSION := 3.13
+comma := ,
+ifndef PY
+PY := $(shell for p in python$(PYTHON_VERSION) \
+	    $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION) 2>/dev/null | sort -rV); do \
+	  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))' 2>/dev/null \
+	    && { command -v "$$p"; break; }; done)
+endif
+NO_PYTHON := Python $(PYTHON_VERSION) is needed (Lambda's python$(PYTHON_VERSION) runtime) and none was found on PATH or under pyenv. Install it with pyenv (https://github.com/pyenv/pyenv): pyenv install $(PYTHON_VERSION); or on Debian 13: apt-get install python$(PYTHON_VERSION) python$(PYTHON_VERSION)-venv; or name one: make PY=/path/to/python$(PYTHON_VERSION) ...
+# -- end issue 12 ----------------------------------------------------------------------------
 
 .PHONY: run test lint install clean bench valgrind package resources deploy dns
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@[ -n "$(PY)" ] || { echo "$(NO_PYTHON)" >&2; exit 1; }
+	@# a venv of another Python (made before the move to $(PYTHON_VERSION)) is made afresh
+	@[ ! -e $(BIN)/python ] || $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))' \
+	  || { echo "$(VENV) is not Python $(PYTHON_VERSION): making it again"; rm -rf $(VENV); }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
@@ -78,7 +96,7 @@ package: $(STAMP)
 
 # Once per stage, before the first deploy: table, queues, secret, SES identity, topic.
 resources: $(STAMP)
-	$(BIN)/python scripts/deploy.py resources --stage $(STAGE)
+	$(BIN)/python scripts/deploy.py resources --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email '$(ALARM_EMAIL)')
 
 # chalice deploy --stage $(STAGE), with the checks and the tested package.
 deploy: $(STAMP)
@@ -86,6 +104,42 @@ deploy: $(STAMP)
 
 dns: $(STAMP)
 	$(BIN)/python scripts/deploy.py dns --stage $(STAGE)
+
+# -- issue 12: the API's certificate, support's trace, day-2 operations ----------------------
+.PHONY: certificate
+
+# Once per stage with a custom domain: asks ACM for its certificate (see docs/operations.md).
+certificate: $(STAMP)
+	$(BIN)/python scripts/deploy.py certificate --stage $(STAGE)
+
+# Day-2 runbooks (docs/operations.md): scripts/ops.py, against the stage's AWS account.
+OPS := $(BIN)/python scripts/ops.py
+.PHONY: trace rotate-api-key rotate-token-key backup-master-key redrive restore deploy-state
+
+trace: $(STAMP)  # make trace EMAIL=someone@example.com STAGE=prod
+	@[ -n "$(EMAIL)" ] || { echo "usage: make trace EMAIL=… STAGE=…" >&2; exit 1; }
+	$(OPS) trace --stage $(STAGE) --email '$(EMAIL)'
+
+rotate-api-key: $(STAMP)
+	$(OPS) rotate-api-key --stage $(STAGE)
+
+rotate-token-key: $(STAMP)
+	$(OPS) rotate-token-key --stage $(STAGE)
+
+backup-master-key: $(STAMP)  # make backup-master-key OUT=/safe/place/master-key.json STAGE=prod
+	@[ -n "$(OUT)" ] || { echo "usage: make backup-master-key OUT=… STAGE=…" >&2; exit 1; }
+	$(OPS) backup-master-key --stage $(STAGE) --out '$(OUT)'
+
+redrive: $(STAMP)
+	$(OPS) redrive --stage $(STAGE)
+
+restore: $(STAMP)  # make restore TIME=2026-11-29T10:00:00Z TARGET=consentry-prod-restored STAGE=prod
+	@[ -n "$(TIME)" ] && [ -n "$(TARGET)" ] || { echo "usage: make restore TIME=… TARGET=… STAGE=…" >&2; exit 1; }
+	$(OPS) restore --stage $(STAGE) --time '$(TIME)' --target '$(TARGET)'
+
+deploy-state: $(STAMP)
+	$(OPS) deploy-state --stage $(STAGE)
+# -- end issue 12 ----------------------------------------------------------------------------
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build

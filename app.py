@@ -11,7 +11,7 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import Request, SNSEvent, SQSEvent
 
-from chalicelib import logs
+from chalicelib import baseurl, logs
 from chalicelib.views.api import api
 from chalicelib.views.embed import embed
 from chalicelib.views.public import public
@@ -25,8 +25,23 @@ app.register_blueprint(requests)
 app.register_blueprint(embed)
 access_log = logging.getLogger("consentry.access")
 
-# The queue's name is fixed at deploy time: `make deploy STAGE=…` exports it from the stage.
+
+def _guard_views() -> None:
+    """One error boundary for every route: a ledger that could not finish answers 503 with
+    Retry-After (chalicelib/views/unavailable.py), never Chalice's JSON 500."""
+    from chalicelib.views.unavailable import guard
+
+    for methods in app.routes.values():
+        for entry in methods.values():
+            entry.view_function = guard(entry.view_function, lambda: app.current_request)
+
+
+_guard_views()
+
+# The queues' names are fixed at deploy time: `make deploy STAGE=…` exports them from the
+# stage. Confirmation mails of form signups have a queue of their own (chalicelib/jobs.py).
 MAIL_QUEUE = os.environ.get("CONSENTRY_MAIL_QUEUE", "consentry-dev-mail")
+CONFIRM_QUEUE = os.environ.get("CONSENTRY_CONFIRM_QUEUE", "consentry-dev-confirm")
 # The SES feedback topic (resources.yaml creates it), named the same way.
 FEEDBACK_TOPIC = os.environ.get("CONSENTRY_FEEDBACK_TOPIC", "consentry-dev-ses-feedback")
 
@@ -36,6 +51,7 @@ def request_log(event: Request, get_response: Callable[[Request], Response]) -> 
     """One log line per request: route pattern (never the path: it holds tokens), status, time."""
     context = event.context or {}
     logs.new_request_id(context.get("requestId"))
+    baseurl.use(baseurl.from_request(context))
     started = time.perf_counter()
     response = get_response(event)
     access_log.info(
@@ -50,19 +66,43 @@ def request_log(event: Request, get_response: Callable[[Request], Response]) -> 
     return response
 
 
-# At most this many mail jobs run at once, so the sending rate stays under the SES quota;
-# the stage's reserved_concurrency for mail_worker (config.json) is the same number.
+@app.middleware("http")
+def security_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Every answer carries the security headers, Chalice's own 405, 415 and 500 included;
+    HSTS where the stage is served over HTTPS (its base URL; API Gateway serves only HTTPS)."""
+    from chalicelib.web import secure
+
+    response = get_response(event)
+    base_url = baseurl.current() or ""  # the stage's, else the one API Gateway reported
+    secure(response.headers, https=base_url.startswith("https://"))
+    return response
+
+
+# At most this many mail jobs run at once per queue (2 is the least an SQS event source
+# allows), so the sending rate stays under the SES quota; each worker's reserved_concurrency
+# (config.json) is the same number.
 MAIL_CONCURRENCY = 2
 
 
-@app.on_sqs_message(queue=MAIL_QUEUE, batch_size=1, maximum_concurrency=MAIL_CONCURRENCY)
-def mail_worker(event: SQSEvent) -> None:
+def _send_queued(event: SQSEvent) -> None:
     """Send queued mail. An exception leaves the job for SQS to retry, then dead-letter."""
     from chalicelib.mail import handle_job
 
     for record in event:
         logs.new_request_id(record.to_dict().get("messageId"))
         handle_job(record.body)
+
+
+@app.on_sqs_message(queue=MAIL_QUEUE, batch_size=1, maximum_concurrency=MAIL_CONCURRENCY)
+def mail_worker(event: SQSEvent) -> None:
+    """Access and erasure links, an import's confirmation mails."""
+    _send_queued(event)
+
+
+@app.on_sqs_message(queue=CONFIRM_QUEUE, batch_size=1, maximum_concurrency=MAIL_CONCURRENCY)
+def confirm_worker(event: SQSEvent) -> None:
+    """Confirmation mails of form signups: never behind a flood of other mail."""
+    _send_queued(event)
 
 
 @app.on_sns_message(topic=FEEDBACK_TOPIC)

@@ -3,6 +3,8 @@
 A signed render time: the page carries when it was rendered, signed, so a post that comes
 faster than a person could fill in the form is dropped silently (the same answer, nothing
 stored). A post without the field (a customer's own HTML form) is not held against anyone.
+A genuine stamp older than a day is a person who left the form open, not a bot: the form
+is shown again, with a fresh stamp and a word why.
 
 A bot challenge (Cloudflare Turnstile or hCaptcha), off unless a form asks for it, verified
 server-side against the provider (or, in tests, a fake verifier on loopback).
@@ -37,19 +39,25 @@ def render_stamp(form: Form) -> str | None:
     return tokens.sign("render", {"f": form.id, "t": int(time.time())})
 
 
-def too_fast(form: Form, stamp: object) -> bool:
-    """Whether to drop a post silently: its render stamp is forged, foreign or too young."""
+STALE = "the form was loaded more than a day ago: check it and send it again"
+
+
+def stamp_verdict(form: Form, stamp: object) -> str:
+    """``ok``; ``bot`` to drop a post silently (its render stamp is forged, foreign or too
+    young); or ``stale``: a genuine stamp of this form, older than a day."""
     if form.min_fill_seconds <= 0 or stamp is None or stamp == "":
-        return False
+        return "ok"
     if not isinstance(stamp, str):
-        return True
+        return "bot"
     try:
         payload = tokens.load("render", stamp, max_age=MAX_RENDER_AGE)
+    except tokens.TokenExpired as exc:
+        return "stale" if exc.payload.get("f") == form.id else "bot"
     except tokens.TokenError:
-        return True
+        return "bot"
     if payload.get("f") != form.id or not isinstance(payload.get("t"), int):
-        return True
-    return time.time() - payload["t"] < form.min_fill_seconds
+        return "bot"
+    return "bot" if time.time() - payload["t"] < form.min_fill_seconds else "ok"
 
 
 def answer_field(form: Form) -> str | None:

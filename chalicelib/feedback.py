@@ -1,7 +1,12 @@
 """SES feedback through SNS: complaints withdraw consent at once, bounces suppress.
 
-Reads both shapes SES publishes: identity notifications (``notificationType``) and
-configuration-set event publishing (``eventType``). A complaint withdraws every purpose
+Only feedback about our own mail counts: a notification must name the stage's
+configuration set (``mail.tags["ses:configuration-set"]``, which SES's event publishing
+adds to every event). Identity notifications (``notificationType``) carry no tags, so they
+cannot say whose mail they are about, and are ignored: the stack never sends them here (it
+wires only the configuration set's event destination to the topic, and the topic's policy
+lets SES publish for that configuration set alone), and every marketing mail must use the
+configuration set (README, "SES bounces and complaints"). A complaint withdraws every purpose
 and leaves a suppression marker; a permanent bounce takes the address out of every
 audience and leaves a marker; a transient bounce is only recorded. SNS may deliver a
 message twice: events are keyed by SES's feedback id, so a redelivery changes nothing.
@@ -17,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parseaddr
 from typing import Any
 
+from chalicelib import metrics
 from chalicelib.keys import get_keys
 from chalicelib.ledger import get_ledger, utc_now
 
@@ -33,6 +39,8 @@ class Feedback:
     at: datetime
     feedback_id: str | None
     details: dict[str, str]
+    configuration_sets: tuple[str, ...] = ()
+    """The configuration sets the event names (event publishing only)."""
 
 
 def parse(message: str) -> Feedback | None:
@@ -64,6 +72,8 @@ def parse(message: str) -> Feedback | None:
     elif body.get("complaintFeedbackType"):
         details["feedback_type"] = str(body["complaintFeedbackType"])[:40]
     feedback_id = body.get("feedbackId") if isinstance(body.get("feedbackId"), str) else None
+    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
+    named = tags.get("ses:configuration-set")
     return Feedback(
         kind=kind,
         permanent=kind == "bounce" and body.get("bounceType") == "Permanent",
@@ -71,6 +81,7 @@ def parse(message: str) -> Feedback | None:
         at=_timestamp(body.get("timestamp")),
         feedback_id=feedback_id,
         details=details,
+        configuration_sets=tuple(n for n in named if isinstance(n, str)) if isinstance(named, list) else (),
     )
 
 
@@ -99,9 +110,15 @@ def handle_notification(message: str) -> int:
 
     Storage errors propagate, so Lambda retries the message.
     """
+    from chalicelib.settings import get_settings
+
     feedback = parse(message)
     if feedback is None:
         log.info("feedback ignored", extra={"reason": "not a bounce or complaint"})
+        return 0
+    ours = get_settings().ses_configuration_set
+    if ours is None or ours not in feedback.configuration_sets:
+        log.warning("feedback ignored", extra={"reason": "not about our configuration set's mail"})
         return 0
     ledger = get_ledger()
     recorded = 0
@@ -128,6 +145,8 @@ def handle_notification(message: str) -> int:
                 now=utc_now(),
             )
         recorded += 1
+        metrics.ses_feedback(feedback.kind, feedback.permanent)
+        metrics.said_no(said.withdrawn, said.profiling, feedback.kind)
         log.info(
             "feedback recorded",
             extra={

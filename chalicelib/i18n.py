@@ -67,6 +67,10 @@ _EMAIL_REQUIRED = N_("Enter your email address.")
 _EMAIL_TOO_LONG = N_("An email address may have at most 254 characters.")
 _EMAIL_ONE_LINE = N_("Enter one email address, without line breaks.")
 _EMAIL_INVALID = N_("Enter a valid email address, such as name@example.com.")
+_EMAIL_NOT_ASCII = N_(
+    "We cannot send mail to an address with accented or other special letters before the @."
+    " Please use another address."
+)
 _NAME = N_("A name may have at most 100 characters, without line breaks, < or >.")
 _PURPOSES_NONE = N_("Tick at least one purpose.")
 _PURPOSES_UNKNOWN = N_("Choose only from the purposes shown.")
@@ -74,6 +78,7 @@ _TYPE = N_("Choose what you would like: a copy of your data or its erasure.")
 _INVALID = N_("This field is not valid.")
 _CHALLENGE = N_("Complete the check against spam, then send the form again.")
 _VERSION = N_("This form has changed since it was shown to you. Please read it again and send it.")
+_STALE = N_("This form was open for more than a day. Please check it and send it again.")
 
 
 def field_message(field: str, reason: str, lang: str) -> str:
@@ -85,6 +90,8 @@ def field_message(field: str, reason: str, lang: str) -> str:
             message = _EMAIL_TOO_LONG
         elif "line breaks" in reason:
             message = _EMAIL_ONE_LINE
+        elif "ASCII characters before the @" in reason:
+            message = _EMAIL_NOT_ASCII
         else:
             message = _EMAIL_INVALID
     elif field == "name":
@@ -95,6 +102,8 @@ def field_message(field: str, reason: str, lang: str) -> str:
         message = _CHALLENGE
     elif field == "version":
         message = _VERSION
+    elif field == "rendered":
+        message = _STALE
     elif field == "type":
         message = _TYPE
     else:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import catalogue, jobs
+from chalicelib import caps, catalogue, jobs
 from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyAsked,
@@ -35,7 +35,6 @@ from chalicelib.ledger import (
 )
 from chalicelib.models import ImportRequest, ImportRow, ValidationError, api_errors
 from chalicelib.settings import get_settings
-from chalicelib.signups import signup_caps
 
 MAX_ROWS = 1000
 """Rows per request: 1,000 finish in a few seconds, well inside API Gateway's 29 s."""
@@ -182,7 +181,7 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
             now=now,
             retention_seconds=settings.pending_seconds,
             guard_seconds=settings.import_guard_seconds,
-            caps=signup_caps(item.subject, None),  # the per-address mail cap, as a form's
+            caps=caps.mail_caps(item.subject, caps.mailbox_key(row.email)),  # shared with forms
         )
     except Suppressed as exc:
         return _result(item.shown, "suppressed", f"suppression marker: {exc.reason or 'present'}")
@@ -192,7 +191,7 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
         return _result(
             item.shown,
             "invalid",
-            "this address got its maximum of confirmation mails today: import it again tomorrow",
+            "this address got its maximum of mails in the last 24 hours: import it again tomorrow",
         )
     except AlreadyAsked:
         return _result(

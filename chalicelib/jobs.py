@@ -1,4 +1,9 @@
-"""The mail queue: signups hand their mail to SQS so SES trouble never slows or loses them.
+"""The mail queues: flows hand their mail to SQS so SES trouble never slows or loses them.
+
+Two queues, each with its own consumer: ``confirm`` holds the confirmation mail of a form
+signup, which a visitor is waiting for; ``mail`` holds everything else (access and erasure
+links, the confirmation mails of an import). A flood of requests or a large import never
+stands between a visitor and their confirmation mail.
 
 A job names the subject and the signup, never an address: queue messages hold no PII.
 """
@@ -9,8 +14,9 @@ import json
 import secrets
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from chalicelib import baseurl
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -30,11 +36,27 @@ def _queue_url(region: str, queue_name: str) -> str:
     return _client(region).get_queue_url(QueueName=queue_name)["QueueUrl"]
 
 
-def enqueue(job: dict[str, Any]) -> None:
+Queue = Literal["confirm", "mail"]
+
+
+def _name(queue: Queue) -> str:
+    settings = get_settings()
+    return settings.confirm_queue if queue == "confirm" else settings.mail_queue
+
+
+def _body(job: dict[str, Any]) -> str:
+    """The job as queued, with the base URL of the request that queued it (the worker has
+    no request to take it from; see baseurl.py). A stage that sets CONSENTRY_BASE_URL needs
+    none."""
+    base = baseurl.of_request()
+    return json.dumps({**job, "base": base} if base else job, separators=(",", ":"))
+
+
+def enqueue(job: dict[str, Any], queue: Queue = "mail") -> None:
     settings = get_settings()
     _client(settings.region).send_message(
-        QueueUrl=_queue_url(settings.region, settings.mail_queue),
-        MessageBody=json.dumps(job, separators=(",", ":")),
+        QueueUrl=_queue_url(settings.region, _name(queue)),
+        MessageBody=_body(job),
     )
 
 
@@ -43,13 +65,14 @@ def confirmation_job(subject: str, signup_id: str) -> dict[str, str]:
 
 
 def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
-    """Send jobs ten to a call (an import's confirmation mails); raises if SQS refuses one."""
-    batch = [json.dumps(job, separators=(",", ":")) for job in jobs]
+    """Send jobs ten to a call to the ``mail`` queue (an import's confirmation mails: bulk,
+    nobody waits on a page for them); raises if SQS refuses one."""
+    batch = [_body(job) for job in jobs]
     if not batch:
         return
     settings = get_settings()
     client = _client(settings.region)
-    url = _queue_url(settings.region, settings.mail_queue)
+    url = _queue_url(settings.region, _name("mail"))
     for start in range(0, len(batch), 10):
         entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch[start : start + 10])]
         for _ in range(3):
@@ -63,9 +86,17 @@ def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
             raise RuntimeError(f"SQS refused {len(entries)} mail job(s)")
 
 
-def request_job(subject: str, kind: str, lang: str) -> dict[str, str]:
+def request_job(subject: str, kind: str, lang: str, mailbox: str) -> dict[str, str]:
     """An access or erasure link to mail, if the subject is known: the worker decides.
 
-    The id lets a redelivered job find its own request again instead of sending twice.
+    The id lets a redelivered job find its own request again instead of sending twice;
+    ``mailbox`` is the mailbox's keyed hash, for the mail cap the worker charges.
     """
-    return {"kind": "request", "subject": subject, "type": kind, "lang": lang, "id": secrets.token_hex(8)}
+    return {
+        "kind": "request",
+        "subject": subject,
+        "type": kind,
+        "lang": lang,
+        "id": secrets.token_hex(8),
+        "mailbox": mailbox,
+    }

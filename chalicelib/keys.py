@@ -43,6 +43,10 @@ class Keys:
         return any(hmac.compare_digest(candidate.encode(), k.encode()) for k in self.api_keys)
 
 
+MIN_API_KEY_LENGTH = 8
+"""Shorter keys are guessable; `make rotate-api-key` makes 43-character ones."""
+
+
 def _derive(master: str, label: str) -> str:
     return hmac.new(master.encode(), label.encode(), hashlib.sha256).hexdigest()
 
@@ -59,7 +63,14 @@ def parse(secret_string: str) -> Keys:
     subject_key = data.get("subject_key") or (_derive(master, "subject") if master else None)
     if not token_keys or not subject_key:
         raise KeysError("the key secret needs master_key, or token_keys and subject_key")
-    api_keys = tuple(k for k in data.get("api_keys", []) if isinstance(k, str) and len(k) >= 8)
+    listed = data.get("api_keys", [])
+    if not isinstance(listed, list):
+        raise KeysError("api_keys must be a list of keys")
+    short = [i for i, k in enumerate(listed) if not isinstance(k, str) or len(k) < MIN_API_KEY_LENGTH]
+    if short:
+        # Refused loudly, never dropped: ops who added a key must learn it does not work.
+        raise KeysError(f"api_keys {short} (by position) are not strings of {MIN_API_KEY_LENGTH}+ characters")
+    api_keys = tuple(listed)
     challenge = data.get("challenge_secret")
     challenge_secret = challenge if isinstance(challenge, str) and challenge else None
     return Keys(tuple(token_keys), subject_key.encode(), api_keys, challenge_secret)

@@ -68,15 +68,20 @@ class RateLimited(LedgerError):
 
 @dataclass(frozen=True)
 class RateCap:
-    """A counter written in the same transaction as the signup: at most ``limit`` per window.
+    """A counter written in the same transaction as what it counts: at most ``limit`` per
+    window. Keys are keyed hashes (per address, per mailbox, per IP), never a global hot key.
 
-    Keys are keyed hashes (per address, per IP), never a global hot key."""
+    ``sliding``: at most ``limit`` in any ``window_seconds`` (the mail cap: any 24 hours,
+    not a calendar day), kept as the times of the last ``limit`` uses on the counter item;
+    otherwise a count per fixed window (the per-IP limits, whose limits are too large for
+    one slot per use)."""
 
     name: str
     key: str
     limit: int
     window_seconds: int
     keep_seconds: int
+    sliding: bool = False
 
 
 class Suppressed(LedgerError):
@@ -155,7 +160,13 @@ class PersonGone(LedgerError):
 
 
 class LedgerConflict(LedgerError):
-    """The person's state kept changing under a write; the caller may retry later."""
+    """The person's state kept changing under a write; the caller may retry later.
+
+    ``lang``: the person's language, as last read, for the answer that says so."""
+
+    def __init__(self, subject: str, lang: str | None = None) -> None:
+        super().__init__(subject)
+        self.lang = lang
 
 
 @dataclass(frozen=True)
@@ -308,9 +319,10 @@ def _failed(reasons: list[str], index: int) -> bool:
 class Ledger:
     """Reads and writes a stage's table. Receives its client; builds nothing itself."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, erasure_journal: str | None = None) -> None:
         self._db = client
         self._table = table
+        self._journal = erasure_journal
 
     # -- writes ---------------------------------------------------------------------
 
@@ -410,6 +422,8 @@ class Ledger:
         return Signup(signup_id, subject, at, purposes)
 
     def _rate_counter(self, cap: RateCap, now: datetime) -> dict[str, Any]:
+        if cap.sliding:
+            return self._sliding_counter(cap, now)
         window = int(now.timestamp()) // cap.window_seconds
         return {
             "Update": {
@@ -426,6 +440,46 @@ class Ledger:
                 ),
             }
         }
+
+    def _sliding_counter(self, cap: RateCap, now: datetime) -> dict[str, Any]:
+        """At most ``limit`` uses in any ``window_seconds``, in one update and no read.
+
+        Slots t1..tN hold the times of the last N uses, t1 the oldest. A use is allowed
+        while t1 is missing or older than the window; it shifts every slot down by one and
+        puts now last: ``SET t1 = if_not_exists(t2, 0), …, tN = :now``. DynamoDB evaluates
+        every right-hand operand on the item as it was before the update (and each slot is
+        read before it is written, so a left-to-right evaluation agrees).
+        """
+        at = int(now.timestamp())
+        slots = [f"t{i}" for i in range(1, cap.limit + 1)]
+        shifts = [f"{slots[i]} = if_not_exists({slots[i + 1]}, :zero)" for i in range(cap.limit - 1)]
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _item(pk=f"RATE#{cap.name}#{cap.key}", sk="RATE"),
+                "UpdateExpression": "SET " + ", ".join([*shifts, f"{slots[-1]} = :now", "expires_at = :exp"]),
+                "ConditionExpression": "attribute_not_exists(t1) OR t1 < :cutoff",
+                "ExpressionAttributeValues": _item(
+                    **{
+                        **({":zero": 0} if shifts else {}),
+                        ":now": at,
+                        ":cutoff": at - cap.window_seconds,
+                        ":exp": at + cap.window_seconds + cap.keep_seconds,
+                    }
+                ),
+            }
+        }
+
+    def charge(self, caps: Sequence[RateCap], now: datetime) -> None:
+        """Count one use against caps that guard no write of their own (a request's per-IP
+        limit): one update per call. Raises RateLimited, and then counts nothing."""
+        if len(caps) == 1:
+            try:
+                self._db.update_item(**self._rate_counter(caps[0], now)["Update"])
+            except self._db.exceptions.ConditionalCheckFailedException as exc:
+                raise RateLimited(caps[0].name) from exc
+        elif caps:
+            self._transact_with_counters([self._rate_counter(c, now) for c in caps], [c.name for c in caps])
 
     def _transact_with_counters(self, ops: list[dict[str, Any]], counter_names: list[str]) -> None:
         """Run a transaction whose first items are rate counters; retry one write conflict."""
@@ -883,7 +937,7 @@ class Ledger:
                     before, states=dict(sorted(states.items())), profiling=plan.profiling or before.profiling
                 )
             return SaidNo(tuple(plan.withdrawn), plan.profiling, plan.suppressed, after)
-        raise LedgerConflict(subject)
+        raise LedgerConflict(subject, lang=snapshot.profile.get("lang") if snapshot else None)
 
     def _transact(self, ops: list[dict[str, Any]]) -> list[str] | None:
         """None when written; else the cancellation reason code of each operation."""
@@ -1481,13 +1535,23 @@ class Ledger:
         raise LedgerError("unreachable")  # pragma: no cover
 
     def open_request(
-        self, *, subject: str, request_id: str, kind: str, now: datetime, lifetime_seconds: int
+        self,
+        *,
+        subject: str,
+        request_id: str,
+        kind: str,
+        now: datetime,
+        lifetime_seconds: int,
+        caps: Sequence[RateCap] = (),
     ) -> RequestMail | None:
         """Record an access or erasure request of a known person; None sends no mail.
 
         None when the subject is unknown (nothing is stored then), when a request of this
         kind is open already (its link still works: one mail per link lifetime, so nobody
         can bomb an address with request mail), or when this job's mail went before.
+        The mail is counted against ``caps`` in the same write that opens the request,
+        only for a known person: RateLimited when over (nothing is written then). A
+        redelivered job whose request is open but unmailed is not counted again.
         """
         pk = _pk(subject)
         answer = self._db.batch_get_item(
@@ -1505,10 +1569,15 @@ class Ledger:
         open_request = request is not None and not _expired(request, now)
         if open_request and (request.get("id") != request_id or "mail_sent_at" in request):
             return None
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=_item(
+        person = RequestMail(
+            email=profile["email"], name=profile.get("name"), lang=profile.get("lang") or "nl"
+        )
+        if open_request:
+            return person  # this job's own request, opened and counted before its mail failed
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": _item(
                     pk=pk,
                     sk=f"REQUEST#{kind}",
                     id=request_id,
@@ -1516,12 +1585,18 @@ class Ledger:
                     requested_at=iso(now),
                     expires_at=int(now.timestamp()) + lifetime_seconds,
                 ),
-                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now OR id = :id",
-                ExpressionAttributeValues=_item(**{":now": int(now.timestamp()), ":id": request_id}),
-            )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return None
-        return RequestMail(email=profile["email"], name=profile.get("name"), lang=profile.get("lang") or "nl")
+                "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now OR id = :id",
+                "ExpressionAttributeValues": _item(**{":now": int(now.timestamp()), ":id": request_id}),
+            }
+        }
+        counters = [self._rate_counter(cap, now) for cap in caps]
+        try:
+            self._transact_with_counters([*counters, put], [cap.name for cap in caps])
+        except self._db.exceptions.TransactionCanceledException as exc:
+            if _cancellation_codes(exc)[-1:] == ["ConditionalCheckFailed"]:
+                return None  # another job opened a request of this kind meanwhile
+            raise  # a clash that outlasted the retry: the queue delivers the job again
+        return person
 
     def record_request_mail_sent(
         self, *, subject: str, kind: str, request_id: str, sent_at: str, message_id: str
@@ -1630,6 +1705,13 @@ class Ledger:
         that an erasure happened holds no address and expires after ``record_seconds``.
         """
         at = iso(now)
+        if self._journal:
+            # First, outside the table: a restore from backup replays it (scripts/ops.py), so
+            # nobody erased after the restore point comes back. Subject hash and time only.
+            self._db.put_item(
+                TableName=self._journal,
+                Item=_item(subject=subject, erased_at=at, expires_at=int(now.timestamp()) + JOURNAL_SECONDS),
+            )
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -1664,6 +1746,11 @@ class Ledger:
                 ),
             )
         return len(keys)
+
+
+JOURNAL_SECONDS = 36 * 86400
+"""How long the erasure journal remembers an erasure: point-in-time recovery reaches 35 days
+back, so an older erasure is in every restore point already."""
 
 
 # Text versions this container has stored (per table): a text is written once and never
@@ -1717,4 +1804,4 @@ def _client(region: str) -> DynamoDBClient:
 def get_ledger() -> Ledger:
     """The ledger for the current stage; the client is built on first use and reused."""
     settings = get_settings()
-    return Ledger(_client(settings.region), settings.table_name)
+    return Ledger(_client(settings.region), settings.table_name, settings.erasure_journal)

@@ -50,6 +50,11 @@ class JsonFormatter(logging.Formatter):
         for key in SAFE_FIELDS:
             if key in record.__dict__:
                 line[key] = record.__dict__[key]
+        emf = record.__dict__.get("emf")
+        if isinstance(emf, dict):
+            # A metric in CloudWatch's embedded metric format, built by chalicelib.metrics
+            # from fixed vocabularies only: its fields sit at the top level of the line.
+            line.update(emf)
         if record.exc_info and record.exc_info[0] is not None:
             # The type only: exception texts can quote input (an address, a token).
             line["exception"] = record.exc_info[0].__name__

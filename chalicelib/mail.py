@@ -14,9 +14,9 @@ from email.utils import formataddr, make_msgid
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import catalogue, tokens
+from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.i18n import ntranslator, translator
-from chalicelib.ledger import PendingMail, RequestMail, get_ledger, iso, utc_now
+from chalicelib.ledger import PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
 from chalicelib.settings import get_settings
 
@@ -112,25 +112,31 @@ def build_message(sender: str, recipient: str, mail: RenderedMail) -> EmailMessa
     return message
 
 
-def send(message: EmailMessage) -> str:
+def send(message: EmailMessage, kind: str) -> str:
     """Send through SES; with a configuration set, its bounces and complaints reach the
-    feedback topic (see resources.yaml)."""
+    feedback topic (see resources.yaml). ``kind`` (confirm, request) names the metric."""
     settings = get_settings()
     extra: dict[str, Any] = {}
     if settings.ses_configuration_set:
         extra["ConfigurationSetName"] = settings.ses_configuration_set
-    answer = _client(settings.region).send_email(
-        Content={"Raw": {"Data": message.as_bytes()}},
-        **extra,
-    )
+    try:
+        answer = _client(settings.region).send_email(
+            Content={"Raw": {"Data": message.as_bytes()}},
+            **extra,
+        )
+    except Exception:
+        metrics.mail_failed(kind)  # the job fails too: SQS retries it, then dead-letters it
+        raise
+    metrics.mail_sent(kind)
     return str(answer.get("MessageId", ""))
 
 
 def send_confirmation(subject: str, signup_id: str) -> bool:
     """Send one signup's confirmation mail, once. True when a mail left now."""
     settings = get_settings()
-    if not settings.base_url:
-        raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
+    base_url = baseurl.current()
+    if not base_url:
+        raise MailError("no CONSENTRY_BASE_URL and no base URL in the job: links cannot be made")
     ledger = get_ledger()
     now = utc_now()
     pending = ledger.pending_mail(subject, signup_id, now)
@@ -150,9 +156,9 @@ def send_confirmation(subject: str, signup_id: str) -> bool:
             "l": pending.lang,
         },
     )
-    link = f"{settings.base_url}/confirm/{token}"
+    link = f"{base_url}/confirm/{token}"
     rendered = render_confirmation(pending, link, settings.pending_days, settings.confirm_token_days)
-    message_id = send(build_message(settings.sender, pending.email, rendered))
+    message_id = send(build_message(settings.sender, pending.email, rendered), "confirm")
     ledger.record_confirmation_sent(
         subject=subject,
         signup_id=signup_id,
@@ -170,10 +176,12 @@ def handle_job(body: str) -> None:
 
     job = json.loads(body)
     kind = job.get("kind") if isinstance(job, dict) else None
+    baseurl.use(job.get("base") if isinstance(job, dict) else None)  # where the signup came in
     if kind == "confirm":
         send_confirmation(str(job["subject"]), str(job["signup"]))
     elif kind == "request" and job.get("type") in ("access", "erasure"):
-        send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"))
+        mailbox = job.get("mailbox") if isinstance(job.get("mailbox"), str) else None
+        send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"), mailbox)
     else:
         raise MailError("unknown job kind")
 
@@ -212,23 +220,34 @@ def render_request(kind: str, person: RequestMail, lang: str, link: str, token_d
     return RenderedMail(context["subject"], text, html)
 
 
-def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None) -> bool:
+def send_request_mail(
+    subject: str, kind: str, request_id: str, lang: str | None, mailbox: str | None = None
+) -> bool:
     """Mail an access or erasure link if the subject is known; True when a mail left now.
 
-    An unknown subject gets nothing and nothing is stored: the ledger decides.
+    An unknown subject gets nothing and nothing is stored: the ledger decides. The mail
+    counts towards the address's mail cap (caps.py), charged as the request is opened.
     """
+    from chalicelib.caps import mail_caps
+
     settings = get_settings()
-    if not settings.base_url:
-        raise MailError("CONSENTRY_BASE_URL is not set: links cannot be made")
+    base_url = baseurl.current()
+    if not base_url:
+        raise MailError("no CONSENTRY_BASE_URL and no base URL in the job: links cannot be made")
     ledger = get_ledger()
     now = utc_now()
-    person = ledger.open_request(
-        subject=subject,
-        request_id=request_id,
-        kind=kind,
-        now=now,
-        lifetime_seconds=settings.request_token_seconds,
-    )
+    try:
+        person = ledger.open_request(
+            subject=subject,
+            request_id=request_id,
+            kind=kind,
+            now=now,
+            lifetime_seconds=settings.request_token_seconds,
+            caps=mail_caps(subject, mailbox),
+        )
+    except RateLimited:
+        log.info("request mail skipped", extra={"kind": kind, "reason": "mail cap"})
+        return False
     if person is None:
         log.info("request mail skipped", extra={"kind": kind, "reason": "unknown, open or done"})
         return False
@@ -239,9 +258,9 @@ def send_request_mail(subject: str, kind: str, request_id: str, lang: str | None
     fallback = cat.lang_or_default(lang)
     lang = person.lang if person.lang in cat.languages else fallback
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
-    link = f"{settings.base_url}/requests/{token}"
+    link = f"{base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)
-    message_id = send(build_message(settings.sender, person.email, rendered))
+    message_id = send(build_message(settings.sender, person.email, rendered), "request")
     ledger.record_request_mail_sent(
         subject=subject, kind=kind, request_id=request_id, sent_at=iso(now), message_id=message_id
     )

@@ -30,8 +30,21 @@ MAX_EMAIL = 254
 MAX_NAME = 100
 
 
+LOCAL_PART_NOT_ASCII = (
+    "may have only ASCII characters before the @: our mail service (Amazon SES) cannot deliver"
+    " to a mailbox name with accented or other non-ASCII letters"
+)
+
+
 def normalise_email(value: Any) -> str:
-    """A deliverable-looking single address, normalised; never a header injection."""
+    """The one form of an address that every route stores, looks up and mails.
+
+    A single address, never a header injection, and one the mail worker can send to: an
+    internationalised domain in its ASCII (IDNA) form, so ``anna@bücher.de`` and
+    ``anna@xn--bcher-kva.de`` are one address (one subject: the same mailbox). A local part
+    with other than ASCII characters needs SMTPUTF8, which SES does not offer: refused here,
+    not five failed mail jobs later.
+    """
     if not isinstance(value, str):
         raise ValueError("must be a text value")
     value = value.strip()
@@ -41,13 +54,27 @@ def normalise_email(value: Any) -> str:
         raise ValueError(f"may be at most {MAX_EMAIL} characters")
     if _CONTROL.search(value):
         raise ValueError("may not contain line breaks or control characters")
+    local, _, _domain = value.rpartition("@")
+    if not local.isascii():
+        raise ValueError(LOCAL_PART_NOT_ASCII)
     try:
-        result = validate_email(value, check_deliverability=False)
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid email address ({exc})") from None
     if len(result.local_part) > 64:
         raise ValueError("may have at most 64 characters before the @ (RFC 5321)")
-    return result.normalized
+    if result.ascii_email is None or len(result.ascii_email) > MAX_EMAIL:
+        raise ValueError(f"may be at most {MAX_EMAIL} characters in its ASCII form")
+    return result.ascii_email
+
+
+def mailbox(email: str) -> str:
+    """The mailbox behind a normalised address, for the mail cap only: lower-cased, a
+    ``+tag`` removed (``Dave+1@`` and ``dave+2@`` reach one inbox). Never a subject: the
+    ledger keeps each address as it was given."""
+    local, _, domain = email.lower().rpartition("@")
+    base = local.split("+", 1)[0]
+    return f"{base or local}@{domain}"
 
 
 def _clean_name(value: Any) -> str | None:
@@ -187,9 +214,13 @@ def _moment(value: Any) -> datetime:
         raise ValueError(f"needs a time of day, not only a date ({example})")
     if moment.tzinfo is None:
         raise ValueError(f"needs a time zone, Z or +hh:mm ({example})")
-    if moment > datetime.now(UTC) + CLOCK_SKEW:
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:30+01:00 is before year 1 in UTC
+        raise ValueError("is out of range") from None
+    if in_utc > datetime.now(UTC) + CLOCK_SKEW:
         raise ValueError("is in the future")
-    return moment.astimezone(UTC)
+    return in_utc
 
 
 def _text(most: int, *, lines: bool) -> Any:
@@ -314,5 +345,6 @@ __all__ = [
     "ValidationError",
     "api_errors",
     "field_errors",
+    "mailbox",
     "normalise_email",
 ]

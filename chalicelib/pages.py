@@ -203,6 +203,40 @@ def page(
     )
 
 
+def not_sent_page(
+    lang: str,
+    status: int,
+    *,
+    frame_ancestors: tuple[str, ...] = (),
+    link_page: bool = False,
+    embed: bool = False,
+    brand: Brand | None = None,
+    root: str = "../",
+) -> Response:
+    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads.
+    ``root`` leads back to the service's root from the page's path (see render)."""
+    from chalicelib.catalogue import load
+
+    _ = translator(lang)
+    texts = {
+        403: _("This form may not be sent from the site you are on."),
+        413: _("What you sent is too large."),
+    }
+    return page(
+        "message.html",
+        lang,
+        status=status,
+        link_page=link_page,
+        frame_ancestors=frame_ancestors,
+        controller=load().controller,
+        title=_("Not sent"),
+        paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
+        embed=embed,
+        brand=brand,
+        root=root,
+    )
+
+
 def invalid_link_page() -> Response:
     """A tampered, foreign or unknown link: one page in every language (a token we cannot
     read names none), the default first, each other part marked with its language for

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import catalogue, tokens
+from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.ledger import Evidence, PersonGone, SaidNo, Standing, get_ledger, utc_now
 from chalicelib.settings import SettingsError, get_settings
 
@@ -33,9 +33,9 @@ def manage_token(subject: str, purpose: str | None) -> str:
 
 
 def unsubscribe_url(subject: str, purpose: str | None) -> str:
-    base_url = get_settings().base_url
+    base_url = baseurl.current()
     if not base_url:
-        raise SettingsError("CONSENTRY_BASE_URL is not set: links cannot be made")
+        raise SettingsError("no CONSENTRY_BASE_URL and no request to take the address from")
     return f"{base_url}/unsubscribe/{manage_token(subject, purpose)}"
 
 
@@ -70,32 +70,14 @@ def masked(email: str) -> str:
     return f"{local[:1]}\u2022\u2022\u2022{at}{domain}"
 
 
-def is_one_click(raw_body: bytes | None, content_type: str) -> bool:
-    """Exactly the RFC 8058 body: form-encoded, plain text, or one multipart field."""
-    raw = (raw_body or b"").strip()
-    if raw == ONE_CLICK_BODY.encode():
-        return True
-    if content_type.startswith("multipart/form-data"):
-        return _multipart_fields(raw_body or b"", content_type) == [("List-Unsubscribe", "One-Click")]
-    return False
-
-
-def _multipart_fields(raw: bytes, content_type: str) -> list[tuple[str, str]] | None:
-    """The text fields of a small multipart/form-data body (RFC 8058 prefers it)."""
-    from email import message_from_bytes, policy
-
-    message = message_from_bytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw, policy=policy.HTTP
-    )
-    if not message.is_multipart():
-        return None
-    fields = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            return None
-        fields.append((name, str(part.get_content()).strip()))
-    return fields
+def is_one_click(fields: dict[str, Any], content_type: str) -> bool:
+    """Exactly the RFC 8058 body, as web.read_body read it: ``List-Unsubscribe=One-Click``
+    form-encoded or as plain text, or that one field of a multipart form. JSON is no
+    one-click body."""
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        return False
+    name, _, value = ONE_CLICK_BODY.partition("=")
+    return {k: str(v).strip() for k, v in fields.items()} == {name: value}
 
 
 def one_click(link: ManageLink, evidence: Evidence) -> SaidNo:
@@ -104,12 +86,14 @@ def one_click(link: ManageLink, evidence: Evidence) -> SaidNo:
     Raises PersonGone when nobody is on file.
     """
     if link.purpose is not None:
-        return get_ledger().say_no(link.subject, withdraw=[link.purpose], evidence=evidence, now=utc_now())
+        said = get_ledger().say_no(link.subject, withdraw=[link.purpose], evidence=evidence, now=utc_now())
+        metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+        return said
     return _everything(link, evidence)
 
 
 def _everything(link: ManageLink, evidence: Evidence, profiling: str | None = None) -> SaidNo:
-    return get_ledger().say_no(
+    said = get_ledger().say_no(
         link.subject,
         withdraw=None,
         profiling=profiling,
@@ -117,6 +101,8 @@ def _everything(link: ManageLink, evidence: Evidence, profiling: str | None = No
         evidence=evidence,
         now=utc_now(),
     )
+    metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+    return said
 
 
 @dataclass
@@ -161,12 +147,14 @@ def save(link: ManageLink, data: dict[str, Any], evidence: Evidence) -> Preferen
         said = get_ledger().say_no(
             link.subject, withdraw=[request.leave], profiling=profiling, evidence=evidence, now=utc_now()
         )
+        metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
         return PreferencesOutcome(said=said)
     # Purposes not kept are withdrawn if granted or pending; the ledger skips the rest.
     withdraw = [] if kept is None else [p for p in cat.purposes if p not in kept]
     said = get_ledger().say_no(
         link.subject, withdraw=withdraw, profiling=profiling, evidence=evidence, now=utc_now()
     )
+    metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
     states = said.standing.states if said.standing else {}
     not_granted = tuple(p for p in kept or () if states.get(p) not in ("granted", "pending"))
     return PreferencesOutcome(said=said, not_granted=not_granted)

@@ -113,8 +113,11 @@ RECORDS: tuple[Record, ...] = (
     Record(
         N_("rate counters"),
         (("RATE#", "RATE"),),
-        N_("counts of requests per address hash and per IP address in a time window"),
-        N_("stopping list bombing: capping confirmation mail per address and requests per IP"),
+        N_(
+            "per address hash and mailbox hash the times of its last mails; per IP address hash"
+            " the count of signups and of requests in an hour"
+        ),
+        N_("stopping list bombing: capping the mail anyone can trigger per address and posts per IP"),
         N_("legitimate interest (art. 6(1)(f))"),
         N_("{rate_counter_hours} hours"),
     ),
@@ -134,8 +137,8 @@ RECORDS: tuple[Record, ...] = (
 OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
     {
         "name": N_("mail jobs"),
-        "where": N_("Amazon SQS queue and its dead-letter queue"),
-        "data": N_("subject hash, signup or request id, language; no address"),
+        "where": N_("Amazon SQS queues (confirmations, other mail) and their dead-letter queue"),
+        "data": N_("subject hash, mailbox hash, signup or request id, language; no address"),
         "retention": N_("until the mail is sent; at most 4 days in the queue, 14 in the dead-letter queue"),
     },
     {
@@ -150,13 +153,22 @@ OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
         "data": N_("a continuous backup of the table"),
         "retention": N_("35 days: erased and expired items leave the backups within 35 days"),
     },
+    {
+        "name": N_("erasure journal"),
+        "where": N_("a second DynamoDB table (consentry-<stage>-erasures)"),
+        "data": N_("subject hash and time of each erasure; no address, no name"),
+        "retention": N_(
+            "36 days, one more than the backups reach back: a table restored from them"
+            " is made to forget everyone erased after its restore point"
+        ),
+    },
 )
 
 PROCESSORS: tuple[dict[str, str], ...] = (
     {"service": "AWS Lambda", "role": N_("runs the code; holds data only while handling a request")},
     {"service": "Amazon API Gateway", "role": N_("receives requests (IP address, user agent, bodies)")},
     {"service": "Amazon DynamoDB", "role": N_("the consent ledger, encrypted at rest")},
-    {"service": "Amazon SQS", "role": N_("the mail queue, encrypted at rest; jobs hold no address")},
+    {"service": "Amazon SQS", "role": N_("the mail queues, encrypted at rest; jobs hold no address")},
     {"service": "Amazon SES", "role": N_("sends the mail: recipient address and content")},
     {"service": "AWS Secrets Manager", "role": N_("the signing and hashing keys; no personal data")},
     {"service": "Amazon CloudWatch Logs", "role": N_("function logs without addresses, tokens or links")},

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import catalogue, jobs, processing, tokens
+from chalicelib import caps, catalogue, jobs, processing, tokens
 from chalicelib.keys import get_keys
-from chalicelib.ledger import Evidence, get_ledger, iso, utc_now
+from chalicelib.ledger import Evidence, RateLimited, get_ledger, iso, utc_now
 from chalicelib.models import DataSubjectRequest, ValidationError, api_errors
 from chalicelib.settings import get_settings
 
@@ -29,17 +29,27 @@ class RequestOutcome:
     accepted: bool
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
+    throttled: bool = False
+    """Over the per-network limit (429); it says nothing about the address."""
 
 
-def submit(data: dict[str, Any], lang: str) -> RequestOutcome:
-    """Validate a request and queue its mail; whether one is sent is the worker's business."""
+def submit(data: dict[str, Any], lang: str, ip: str | None) -> RequestOutcome:
+    """Validate a request and queue its mail; whether one is sent is the worker's business.
+
+    The network's hourly limit is charged here, the same for every address; the mail cap
+    is charged by the worker, only when it mails (see caps.py)."""
     values = {k: data.get(k) if isinstance(data.get(k), str) else "" for k in ("email", "type")}
     try:
         request = DataSubjectRequest.model_validate(data)
     except ValidationError as exc:
         return RequestOutcome(False, api_errors(exc), values)
+    try:
+        get_ledger().charge(caps.network_cap("requests", ip), utc_now())
+    except RateLimited:
+        return RequestOutcome(False, throttled=True)
     lang = request.lang or lang
-    jobs.enqueue(jobs.request_job(get_keys().subject_id(request.email), request.type, lang))
+    subject = get_keys().subject_id(request.email)
+    jobs.enqueue(jobs.request_job(subject, request.type, lang, caps.mailbox_key(request.email)))
     return RequestOutcome(True)
 
 

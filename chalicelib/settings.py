@@ -22,6 +22,7 @@ class Settings:
     stage: str
     table_name: str
     mail_queue: str
+    confirm_queue: str
     secret_id: str
     sender: str
     base_url: str | None
@@ -38,6 +39,9 @@ class Settings:
     unsubscribe_mailto: str | None = None
     ses_configuration_set: str | None = None
     challenge_verify_url: str | None = None
+    erasure_journal: str | None = None
+    """The table that remembers erasures (subject hash, time) outside the ledger, replayed
+    after a restore from backup; unset: no journal (docs/operations.md)."""
 
     @property
     def pending_seconds(self) -> int:
@@ -71,6 +75,7 @@ _KEYS = (
     "CONSENTRY_STAGE",
     "CONSENTRY_TABLE",
     "CONSENTRY_MAIL_QUEUE",
+    "CONSENTRY_CONFIRM_QUEUE",
     "CONSENTRY_SECRET_ID",
     "CONSENTRY_SENDER",
     "CONSENTRY_BASE_URL",
@@ -88,6 +93,7 @@ _KEYS = (
     "CONSENTRY_IMPORT_GUARD_DAYS",
     "CONSENTRY_ERASURE_RECORD_DAYS",
     "CONSENTRY_IMPORT_WORKERS",
+    "CONSENTRY_ERASURE_JOURNAL",
 )
 # A bare address for the mailto: of List-Unsubscribe; it ends up inside a mail header.
 _MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -141,6 +147,7 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         stage=required("CONSENTRY_STAGE"),
         table_name=required("CONSENTRY_TABLE"),
         mail_queue=required("CONSENTRY_MAIL_QUEUE"),
+        confirm_queue=required("CONSENTRY_CONFIRM_QUEUE"),
         secret_id=required("CONSENTRY_SECRET_ID"),
         sender=required("CONSENTRY_SENDER"),
         base_url=base_url,
@@ -159,4 +166,5 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         erasure_record_days=days("CONSENTRY_ERASURE_RECORD_DAYS", 365),
         # Rows of one import are written by this many threads (boto3 clients are thread-safe).
         import_workers=number("CONSENTRY_IMPORT_WORKERS", 8, "threads", 10),
+        erasure_journal=env.get("CONSENTRY_ERASURE_JOURNAL") or None,
     )

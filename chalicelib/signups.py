@@ -8,12 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib import bots, catalogue, jobs, tokens, versions
+from chalicelib import bots, caps, catalogue, jobs, metrics, tokens, versions
 from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
     Evidence,
-    RateCap,
     RateLimited,
     SignupGone,
     get_ledger,
@@ -76,12 +75,20 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         return SignupOutcome(
             False, {"purposes": f"unknown purpose: {', '.join(unknown)}"}, values, lang=shown.lang
         )
-    if signup.website or bots.too_fast(form, data.get(bots.RENDER_FIELD)):
+    verdict = bots.stamp_verdict(form, data.get(bots.RENDER_FIELD))
+    if signup.website or verdict == "bot":
         # A honeypot filled in, or a form posted faster than a person could fill it in:
         # a bot. The same answer as a real signup; nothing stored or sent.
+        metrics.signup_sent_no_mail(
+            "honeypot" if signup.website else "too_fast", get_keys().subject_id(signup.email)
+        )
         return SignupOutcome(True)
+    if verdict == "stale":
+        # A person who left the form open for over a day: the form again, freshly stamped.
+        return SignupOutcome(False, {bots.RENDER_FIELD: bots.STALE}, values, lang=shown.lang)
     field = bots.answer_field(form)
     if field and not bots.verify_challenge(form, data.get(field), evidence.ip):
+        metrics.signup_sent_no_mail("challenge", get_keys().subject_id(signup.email))
         return SignupOutcome(
             False, {"challenge": "the bot check was not passed; please try again"}, values, lang=shown.lang
         )
@@ -100,25 +107,20 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
             evidence=evidence,
             now=utc_now(),
             retention_seconds=get_settings().pending_seconds,
-            caps=signup_caps(subject, evidence.ip),
+            caps=[
+                *caps.mail_caps(subject, caps.mailbox_key(signup.email)),
+                *caps.network_cap("signups", evidence.ip),
+            ],
         )
     except RateLimited as exc:
         # Over the per-address cap: the same answer as always, and no mail (no list bombing).
         # Over the per-IP cap: a 429, which tells nothing about the address.
-        return SignupOutcome(exc.counter == "mail", throttled=exc.counter == "ip", lang=lang)
-    jobs.enqueue(jobs.confirmation_job(subject, recorded.id))
+        over_ip = exc.counter not in caps.MAIL_COUNTERS
+        metrics.signup_sent_no_mail("ip_limit" if over_ip else "address_cap", subject)
+        return SignupOutcome(not over_ip, throttled=over_ip, lang=lang)
+    jobs.enqueue(jobs.confirmation_job(subject, recorded.id), queue="confirm")
+    metrics.signup_accepted(form.id, signup.purposes)
     return SignupOutcome(True, lang=lang)
-
-
-def signup_caps(subject: str, ip: str | None) -> list[RateCap]:
-    """At most N confirmation mails per address per day; a per-IP signup limit per hour."""
-    settings = get_settings()
-    keep = settings.rate_counter_hours * 3600
-    caps = [RateCap("mail", subject, settings.mails_per_address_per_day, 86400, keep)]
-    if ip:
-        ip_key = get_keys().subject_id(f"ip:{ip}")
-        caps.append(RateCap("ip", ip_key, settings.signups_per_ip_per_hour, 3600, keep))
-    return caps
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
         )
     except AlreadyConfirmed:
         return False
+    metrics.confirmed(link.purposes)
     return True
 
 

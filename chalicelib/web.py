@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from chalicelib.ledger import Evidence
 
 MAX_BODY = 16 * 1024
+MAX_FIELDS = 100
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
 
 
 class BadRequest(Exception):
@@ -39,30 +41,81 @@ def wants_json(request: Request) -> bool:
 
 
 def read_body(request: Request, repeated: tuple[str, ...] = (), max_bytes: int = MAX_BODY) -> dict[str, Any]:
-    """A form or JSON body as a dict; fields named in ``repeated`` stay lists.
+    """A form, multipart form or JSON body as a dict; fields named in ``repeated`` stay lists.
 
-    ``max_bytes`` is the visitor's 16 KiB unless a route needs more (an import batch).
+    Every route reads its body here, so one set of limits holds everywhere: ``max_bytes``
+    (the visitor's 16 KiB unless a route needs more: an import batch), valid UTF-8, at
+    most 100 form fields, JSON nested no deeper than Python can parse. Anything else is
+    a BadRequest (400, 413 or 422), never an exception the caller did not expect.
     """
     raw = request.raw_body or b""
     if len(raw) > max_bytes:
         raise BadRequest(413, "body", f"the body may be at most {max_bytes} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest(400, "body", "the body is not valid UTF-8") from None
-    if wants_json(request):
+    if content_type(request) == MULTIPART:
+        pairs = _multipart_fields(raw, request.headers.get("content-type") or "")
+    else:
         try:
-            data = json.loads(text) if text.strip() else {}
-        except (ValueError, RecursionError):
-            raise BadRequest(400, "body", "the body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise BadRequest(422, "body", "the body must be a JSON object")
-        return data
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(400, "body", "the body is not valid UTF-8") from None
+        if wants_json(request):
+            return _json_object(text)
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:
+            raise BadRequest(400, "body", "the body has too many fields") from None
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in repeated:
+            fields.setdefault(name, []).append(value)
+        else:
+            fields[name] = value
+    return fields
+
+
+def _json_object(text: str) -> dict[str, Any]:
     try:
-        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=100)
-    except ValueError:
-        raise BadRequest(400, "body", "the body has too many fields") from None
-    return {k: (v if k in repeated else v[-1]) for k, v in parsed.items()}
+        data = json.loads(text) if text.strip() else {}
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "body", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest(422, "body", "the body must be a JSON object")
+    return data
+
+
+def _multipart_fields(raw: bytes, header: str) -> list[tuple[str, str]]:
+    """The text fields of a small multipart/form-data body (RFC 8058 one-click prefers it).
+
+    Parts in another multipart, without a field name, or in a charset nobody knows make
+    the body unreadable (400): the parser's own errors never reach the caller."""
+    from email import message_from_bytes, policy
+    from email.errors import MessageError
+
+    if "\r" in header or "\n" in header:
+        raise BadRequest(400, "body", "the Content-Type header is malformed")
+    unreadable = BadRequest(400, "body", "the multipart body cannot be read")
+    try:
+        message = message_from_bytes(
+            b"Content-Type: " + header.encode("utf-8", "replace") + b"\r\n\r\n" + raw, policy=policy.HTTP
+        )
+        if not message.is_multipart():
+            raise unreadable
+        fields = []
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.is_multipart() or not isinstance(name, str):
+                raise unreadable
+            payload = part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                raise unreadable
+            fields.append((name, payload.decode(part.get_content_charset() or "utf-8")))
+            if len(fields) > MAX_FIELDS:
+                raise BadRequest(400, "body", "the body has too many fields")
+    except (LookupError, ValueError, TypeError, AttributeError, MessageError):
+        # LookupError: an unknown charset (or a key the parser missed); ValueError: bytes
+        # that are not in their charset.
+        raise unreadable from None
+    return fields
 
 
 def evidence(request: Request, channel: str) -> Evidence:
@@ -91,6 +144,25 @@ def origin_allowed(request: Request, allowed: tuple[str, ...], base_url: str | N
     if origin is None:
         return True
     return origin in allowed or origin in own_origins(request, base_url)
+
+
+# What an answer that is no page gets (JSON, Chalice's own 405/415/500): nothing may run,
+# load or frame it. Pages set their own, stricter-tailored policy (pages.security_headers).
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+def secure(headers: dict[str, str], *, https: bool) -> None:
+    """Give an answer the headers every answer carries, where its view set none: a CSP,
+    ``nosniff``, and over HTTPS ``Strict-Transport-Security`` (never over plain HTTP, where
+    browsers ignore it anyway: ``chalice local``)."""
+    present = {name.lower() for name in headers}
+    if "content-security-policy" not in present:
+        headers["Content-Security-Policy"] = DEFAULT_CSP
+    if "x-content-type-options" not in present:
+        headers["X-Content-Type-Options"] = "nosniff"
+    if https and "strict-transport-security" not in present:
+        headers["Strict-Transport-Security"] = HSTS
 
 
 def cors_headers(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:

@@ -10,10 +10,14 @@ from .chalice/resources.yaml, with the stage's mail domain taken from CONSENTRY_
 
 ``app`` checks that the account, region and resources are the ones the stage's policy
 names, builds the package (scripts/package.py: the zip the tests run), and runs
-``chalice deploy --stage <stage>`` with the mail queue's name exported (app.py reads it
-when it registers the queue consumer). Chalice reuses the package just built.
+``chalice deploy --stage <stage>`` with the mail queues' names exported (app.py reads them
+when it registers the queue consumers). Chalice reuses the package just built.
 
-``dns`` prints the records again: DKIM (from the stack), MAIL FROM with its SPF, DMARC.
+``dns`` prints the records again: DKIM (from the stack), MAIL FROM with its SPF, DMARC, and
+for a stage with a custom domain the API's record and the certificate's validation record.
+
+``certificate`` asks ACM (in the stage's region) for the certificate of the stage's API
+domain, once, and prints its ARN for config.json and the record that validates it.
 Uses the AWS credentials and region of the environment (AWS_PROFILE, AWS_REGION, ...).
 """
 
@@ -98,6 +102,79 @@ def dns_records(domain: str, region: str, dkim: list[str]) -> list[tuple[str, st
     return records
 
 
+def api_domain(stage: str) -> dict[str, str] | None:
+    """The stage's custom domain as config.json gives it to Chalice (``domain_name``,
+    ``certificate_arn``), or None for a stage without one (dev). The one place the API's
+    public address is written: links are made from the requests it serves (baseurl.py)."""
+    config = json.loads(packaging.CONFIG.read_text(encoding="utf-8"))
+    domain = config["stages"][stage].get("api_gateway_custom_domain")
+    return dict(domain) if domain else None
+
+
+def _covers(pattern: str, name: str) -> bool:
+    """Whether a certificate name (``*.example.com`` covers one label) covers ``name``."""
+    pattern, name = pattern.lower(), name.lower()
+    if pattern.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == pattern[2:]
+    return pattern == name
+
+
+def certificate_problems(acm: Any, domain: dict[str, str], account: str, region: str) -> list[str]:
+    """Why API Gateway could not serve the domain with its certificate, if it could not:
+    another region or account, missing, not (yet) issued, or not naming the domain."""
+    arn, name = domain["certificate_arn"], domain["domain_name"]
+    match = _ARN.match(arn)
+    if match is None or not arn.startswith("arn:aws:acm:"):
+        return [f"the certificate_arn of {name} in config.json is not an ACM certificate ARN: {arn}"]
+    if match["account"] == PLACEHOLDER_ACCOUNT:
+        return [
+            f"config.json still names the example certificate for {name}: run"
+            f" `make certificate STAGE=…` and put the ARN it prints"
+        ]
+    if match["region"] != region or match["account"] != account:
+        return [
+            f"the certificate for {name} is in {match['region']}/{match['account']}; a regional API"
+            f" needs it in its own region and account, {region}/{account}"
+        ]
+    try:
+        cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    except acm.exceptions.ResourceNotFoundException:
+        return [f"ACM has no certificate {arn} for {name}: run `make certificate STAGE=…`"]
+    found = []
+    if cert.get("Status") != "ISSUED":
+        found.append(
+            f"the certificate for {name} is {cert.get('Status')}, not ISSUED: publish the validation"
+            f" record `make dns` prints and wait for ACM to issue it"
+        )
+    names = [cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])]
+    if not any(_covers(n, name) for n in names):
+        found.append(f"the certificate names {sorted(set(names))}, not {name}")
+    return found
+
+
+def template_parameters() -> list[str]:
+    """The parameters resources.yaml declares (its short-form tags are read as plain data)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load(RESOURCES.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (SafeLoader)
+    return list(template.get("Parameters", {}))
+
+
+def stack_parameters(given: dict[str, str], previous: dict[str, str] | None) -> list[dict[str, Any]]:
+    """The parameters for create or update: those given, and for an existing stack the
+    previous value of every other one the template still declares, so `make resources` run
+    again without ALARM_EMAIL keeps the subscription (CloudFormation would otherwise fall
+    back to the defaults). The values are passed as read, which is what UsePreviousValue
+    does (none of these parameters is NoEcho)."""
+    values = {key: previous[key] for key in template_parameters() if previous and key in previous}
+    values.update(given)
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
 def _session() -> Any:
     import boto3
 
@@ -111,33 +188,66 @@ def _outputs(cfn: Any, stage: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def print_dns(stage: str, region: str, outputs: dict[str, str]) -> None:
+def api_records(session: Any, domain: dict[str, str]) -> list[tuple[str, str, str]]:
+    """The API domain's record (a CNAME to API Gateway's regional name, once `make deploy`
+    made the domain) and, while ACM waits for it, the certificate's validation record."""
+    name = domain["domain_name"]
+    records = []
+    apigw = session.client("apigateway")
+    try:
+        target = apigw.get_domain_name(domainName=name)["regionalDomainName"]
+        records.append((name, "CNAME", target))
+    except apigw.exceptions.NotFoundException:
+        records.append((name, "CNAME", "<regional domain name: run `make dns` again after `make deploy`>"))
+    acm = session.client("acm")
+    try:
+        cert = acm.describe_certificate(CertificateArn=domain["certificate_arn"])["Certificate"]
+    except (acm.exceptions.ResourceNotFoundException, acm.exceptions.InvalidArnException):
+        return records
+    if cert.get("Status") == "PENDING_VALIDATION":
+        for option in cert.get("DomainValidationOptions", []):
+            record = option.get("ResourceRecord")
+            if record:
+                records.append((record["Name"].rstrip("."), record["Type"], record["Value"].rstrip(".")))
+    return records
+
+
+def print_dns(stage: str, region: str, outputs: dict[str, str], session: Any = None) -> None:
     dkim = [outputs[k] for k in sorted(outputs) if k.startswith("DkimRecord")]
     print(f"\nDNS records for {mail_domain(stage)} (publish them, then SES verifies the domain):")
-    for name, kind, value in dns_records(mail_domain(stage), region, dkim):
+    records = dns_records(mail_domain(stage), region, dkim)
+    domain = api_domain(stage)
+    if domain and session is not None:
+        records += api_records(session, domain)
+    for name, kind, value in records:
         print(f"  {name:55} {kind:6} {value}")
+    if not domain:
+        print(f"  (stage {stage} has no custom domain: links point at the API's execute-api URL)")
 
 
-def deploy_resources(stage: str) -> int:
+def deploy_resources(stage: str, alarm_email: str | None = None) -> int:
     from botocore.exceptions import ClientError
 
     session = _session()
     cfn = session.client("cloudformation")
     name = stack_name(stage)
+    try:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        exists = True
+    except ClientError:
+        stack, exists = {}, False
+    given = {"Stage": stage, "MailDomain": mail_domain(stage)}
+    if alarm_email is not None:
+        given["AlarmEmail"] = alarm_email
+    previous = (
+        {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if exists else None
+    )
     args = {
         "StackName": name,
         "TemplateBody": RESOURCES.read_text(encoding="utf-8"),
-        "Parameters": [
-            {"ParameterKey": "Stage", "ParameterValue": stage},
-            {"ParameterKey": "MailDomain", "ParameterValue": mail_domain(stage)},
-        ],
+        "Parameters": stack_parameters(given, previous),
         "Tags": [{"Key": "app", "Value": "consentry"}, {"Key": "stage", "Value": stage}],
     }
-    try:
-        cfn.describe_stacks(StackName=name)
-        exists = True
-    except ClientError:
-        exists = False
     waiter_config = {"Delay": 10, "MaxAttempts": 180}
     if exists:
         try:
@@ -157,7 +267,7 @@ def deploy_resources(stage: str) -> int:
     for key, value in sorted(outputs.items()):
         if not key.startswith("DkimRecord"):
             print(f"  {key}: {value}")
-    print_dns(stage, session.region_name, outputs)
+    print_dns(stage, session.region_name, outputs, session)
     print(
         "\nThen add the sending system's API keys to the secret (api_keys), and, while the"
         " account is in the SES sandbox, request production access."
@@ -188,8 +298,15 @@ def preflight(stage: str) -> list[str]:
         wrong.append(
             f"the stack's table is {outputs.get('TableName')}, config.json says {env['CONSENTRY_TABLE']}"
         )
-    if not outputs.get("MailQueueUrl", "").endswith("/" + env["CONSENTRY_MAIL_QUEUE"]):
-        wrong.append(f"the stack's queue is {outputs.get('MailQueueUrl')}, not {env['CONSENTRY_MAIL_QUEUE']}")
+    for output, setting in (
+        ("MailQueueUrl", "CONSENTRY_MAIL_QUEUE"),
+        ("ConfirmQueueUrl", "CONSENTRY_CONFIRM_QUEUE"),
+    ):
+        if not outputs.get(output, "").endswith("/" + env[setting]):
+            wrong.append(f"the stack's queue is {outputs.get(output)}, not {env[setting]} ({setting})")
+    domain = api_domain(stage)
+    if domain:
+        wrong += certificate_problems(session.client("acm"), domain, caller, session.region_name)
     identity = session.client("sesv2").get_email_identity(EmailIdentity=mail_domain(stage))
     if not identity.get("VerifiedForSendingStatus"):
         print(
@@ -218,17 +335,42 @@ def deploy_app(stage: str) -> int:
     return done.returncode
 
 
+def request_certificate(stage: str) -> int:
+    """Ask ACM for the stage's API domain certificate (DNS-validated, in the stage's region);
+    asking again within the hour returns the same one (idempotency token)."""
+    domain = api_domain(stage)
+    if not domain:
+        print(f"stage {stage} has no api_gateway_custom_domain in config.json", file=sys.stderr)
+        return 1
+    acm = _session().client("acm")
+    arn = acm.request_certificate(
+        DomainName=domain["domain_name"],
+        ValidationMethod="DNS",
+        IdempotencyToken=f"consentry{stage}",
+        Tags=[{"Key": "app", "Value": "consentry"}, {"Key": "stage", "Value": stage}],
+    )["CertificateArn"]
+    print(f"certificate for {domain['domain_name']}: {arn}")
+    print(f"put it in .chalice/config.json: stages.{stage}.api_gateway_custom_domain.certificate_arn")
+    print("then publish the validation record `make dns STAGE=…` prints; `make deploy` waits for ISSUED")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("resources", "app", "dns"))
+    parser.add_argument("what", choices=("resources", "app", "dns", "certificate"))
     parser.add_argument("--stage", required=True, choices=("dev", "prod"))
+    parser.add_argument("--alarm-email", help="resources: the address the alarms mail (kept when not given)")
     args = parser.parse_args()
     if args.what == "resources":
-        return deploy_resources(args.stage)
+        return deploy_resources(args.stage, args.alarm_email)
     if args.what == "app":
         return deploy_app(args.stage)
+    if args.what == "certificate":
+        return request_certificate(args.stage)
     session = _session()
-    print_dns(args.stage, session.region_name, _outputs(session.client("cloudformation"), args.stage))
+    print_dns(
+        args.stage, session.region_name, _outputs(session.client("cloudformation"), args.stage), session
+    )
     return 0
 
 

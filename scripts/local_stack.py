@@ -2,7 +2,7 @@
 
 moto's server runs in this process on loopback; the stage's resources come from the same
 `.chalice/resources.yaml` that production uses; `chalice local` serves the app; a thread
-drains the mail queue into the app's SQS handler the way a Lambda trigger would, so a
+per mail queue drains it into the app's SQS handler the way a Lambda trigger would, so a
 confirmation mail shows up within a second; a small page shows the mail sent.
 
 `provision()` is importable on its own: the tests call it under `moto.mock_aws()`.
@@ -40,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 DEMO_APP_URL = "http://127.0.0.1:8000"  # what demo/*.html name; replaced by the app's real URL
+DEMO_HOST_URL = "http://127.0.0.1:8080"  # and the host page's own, replaced by HOST_PORT's
 TEMPLATE = ROOT / ".chalice" / "resources.yaml"
 CONFIG = ROOT / ".chalice" / "config.json"
 SENDER_DOMAIN = "consentry.example"
@@ -57,6 +58,7 @@ MOTO_CANNOT_CREATE = {
     "AWS::SES::ConfigurationSetEventDestination",
     "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",  # it names the alarms (issue 12)
 }
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
@@ -182,16 +184,22 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
             raise
 
     sqs = client("sqs")
-    queue_url = sqs.get_queue_url(QueueName=f"consentry-{stage}-mail")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+
+    def queue(name: str) -> tuple[str, str]:
+        url = sqs.get_queue_url(QueueName=f"consentry-{stage}-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    queue_url, queue_arn = queue("mail")
+    confirm_queue_url, confirm_queue_arn = queue("confirm")
     return {
         "stack": stack,
         "region": region,
         "table": table,
         "queue_url": queue_url,
         "queue_arn": queue_arn,
+        "confirm_queue_url": confirm_queue_url,
+        "confirm_queue_arn": confirm_queue_arn,
         "dlq_url": sqs.get_queue_url(QueueName=f"consentry-{stage}-mail-dlq")["QueueUrl"],
         "secret_id": secret_id,
         "secret_arn": secret_arn,
@@ -423,6 +431,7 @@ def _host_pages(port: int, app_url: str) -> ThreadingHTTPServer:
                 body, status, kind = b"not found", 404, "text/plain; charset=utf-8"
             else:
                 text = path.read_text(encoding="utf-8").replace(DEMO_APP_URL, app_url)
+                text = text.replace(DEMO_HOST_URL, f"http://127.0.0.1:{port}")
                 body, status, kind = text.encode(), 200, _DEMO_TYPES[path.suffix]
             self.send_response(status)
             self.send_header("Content-Type", kind)
@@ -549,9 +558,16 @@ def main() -> int:
         for stream, out in ((chalice.stdout, sys.stdout), (chalice.stderr, sys.stderr)):
             threading.Thread(target=_relay, args=(stream, out), daemon=True).start()
 
-        drainer = threading.Thread(target=_drain, args=(app.mail_worker, resources, stop))
-        drainer.start()
-        running.callback(drainer.join, 5)
+        # One drainer per queue, as each queue has its own consumer on AWS.
+        confirm_queue = {
+            **resources,
+            "queue_url": resources["confirm_queue_url"],
+            "queue_arn": resources["confirm_queue_arn"],
+        }
+        for handler, queue in ((app.mail_worker, resources), (app.confirm_worker, confirm_queue)):
+            drainer = threading.Thread(target=_drain, args=(handler, queue, stop))
+            drainer.start()
+            running.callback(drainer.join, 5)
         running.callback(stop.set)
 
         viewer = _mail_viewer(mail_port, moto_url)

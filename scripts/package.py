@@ -8,14 +8,17 @@
 2. Bytecode. Lambda unpacks the zip read-only, so Python cannot cache what it compiles and
    every cold start would compile the app, Chalice and Jinja2 again: that alone doubles
    a cold ``GET /forms/{id}`` (see docs/operations.md). This step adds
-   ``__pycache__/*.cpython-3XX.pyc`` files, compiled by this interpreter (the one Chalice
-   picked the Lambda runtime from), in checked-hash mode: Python verifies each against its
-   source's hash, so a stale file is ignored, never run. Only the modules a cold start
-   imports (``TRACE``) are compiled, and a few never-imported parts of libraries are left
-   out (``EXCLUDE``), to keep the zip under 4 MB. The templates of a visitor's first
-   requests go in compiled too (``COMPILED_TEMPLATES`` in ``templates/__compiled__/``, Jinja2
-   bytecode checked against each template's source): a cold form view neither parses nor
-   compiles a template.
+   bytecode compiled by this interpreter (the one Chalice picked the Lambda runtime from)
+   for the modules a cold start imports (``TRACE``). Our own code (app.py, chalicelib/)
+   keeps its source, with ``__pycache__/*.cpython-3XX.pyc`` in checked-hash mode beside it:
+   Python verifies each against its source's hash, so a stale file is ignored, never run,
+   and tracebacks show our lines. A library module gets ``module.pyc`` in place of its
+   source (sourceless: Python runs it as it is; the pins in requirements.txt fix what it
+   was compiled from), which keeps the zip 0.5 MB smaller. Never-imported parts of
+   libraries are left out (``EXCLUDE``). The pages' and mails' templates go in compiled
+   too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
+   source, see pages.CompiledTemplates): a cold page view or mail job neither parses nor
+   compiles a template. The zip stays well under its 4 MB budget.
 3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
    named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
    ``chalice deploy`` run on the same tree reuses it: what is deployed is this file
@@ -54,33 +57,27 @@ MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
 # mypy plugin. The package test runs the app without them. The packages' *.dist-info
 # metadata goes too: nothing the app imports reads it (pydantic checks pydantic-core's
 # version from the module, not from metadata), and it is ~100 KB of the 4 MB budget.
-EXCLUDE = ("dns/", "dnspython-", "pydantic/v1/", "pydantic/mypy.py")
-# Issue 13 (a third language's catalogue, compiled templates): more that is never read at
-# run time. The .po sources of the gettext catalogues (the Lambda reads the compiled .mo
-# files), type stubs, C sources and type markers; and modules nothing in the app or its
-# libraries imports: pydantic's experimental API, colour type and v1-style deprecated API
-# (only its deprecated methods import it: .dict(), .copy(), parse_obj, @validator; the code
-# uses pydantic 2's), Jinja2's sandbox, native types and meta tools, idna's codec and
-# command line, email-validator's deliverability check (it needs dnspython, left out
-# above) and its command line, annotated-types' test cases.
-EXCLUDE += (
-    "pydantic/experimental/",
+# Also never imported here (~45 KB): pydantic's deprecated v1-style helpers,
+# experimental API and Color type, email-validator's DNS deliverability check and CLI,
+# idna's CLI, Jinja2's sandbox, native-types and meta modules, annotated-types' test cases,
+# type stubs and C sources, and the gettext sources (*.po; the app reads the .mo).
+EXCLUDE = (
+    "dns/",
+    "dnspython-",
+    "pydantic/v1/",
+    "pydantic/mypy.py",
     "pydantic/deprecated/",
+    "pydantic/experimental/",
     "pydantic/color.py",
+    "email_validator/deliverability.py",
+    "email_validator/__main__.py",
+    "idna/cli.py",
     "jinja2/sandbox.py",
     "jinja2/nativetypes.py",
     "jinja2/meta.py",
-    "idna/codec.py",
-    "idna/cli.py",
-    "email_validator/deliverability.py",
-    "email_validator/__main__.py",
     "annotated_types/test_cases.py",
 )
-# The templates of a visitor's first requests, compiled into the package: the form page, its
-# answers and the confirm link's page. Compiling the others too would cost 22 KB more of the
-# 4 MB; they compile on their first use, as before.
-COMPILED_TEMPLATES = ("base.html", "form.html", "message.html", "confirm.html")
-EXCLUDE_SUFFIXES = (".po", ".pyi", ".c", "/py.typed")
+EXCLUDE_SUFFIXES = (".pyi", ".c", ".h")
 
 
 def _left_out(name: str) -> bool:
@@ -88,7 +85,18 @@ def _left_out(name: str) -> bool:
         name.startswith(EXCLUDE)
         or name.endswith(EXCLUDE_SUFFIXES)
         or name.split("/", 1)[0].endswith(".dist-info")
+        or (name.startswith("chalicelib/locale/") and name.endswith(".po"))
     )
+
+
+# Every page and mail template, compiled into the package by the trace below.
+TEMPLATES = tuple(
+    sorted(
+        p.relative_to(ROOT / "templates").as_posix()
+        for p in (ROOT / "templates").rglob("*")
+        if p.suffix in (".html", ".txt")
+    )
+)
 
 
 # What a cold start imports: every route's module and the libraries they load. The modules
@@ -111,7 +119,7 @@ for name in ("form.html", "message.html", "confirm.html"):
 pages.environment().get_template("mail/confirm.txt")
 pages.environment().get_template("mail/confirm.html")
 tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
-# The first requests' templates compiled, into the package (pages.CompiledTemplates reads them).
+# The templates compiled, into the package (pages.CompiledTemplates reads them there).
 compiling = pages.CompiledTemplates(pages.COMPILED, write=True)
 build = pages.new_environment(catalogue.load().default_lang, compiling)
 for name in sys.argv[2].split(","):
@@ -125,9 +133,7 @@ print(json.dumps(sorted(mine)))
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
 RECIPE = hashlib.sha256(
-    json.dumps(
-        [EXCLUDE, EXCLUDE_SUFFIXES, COMPILED_TEMPLATES, TRACE, sys.implementation.cache_tag, 3]
-    ).encode()
+    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TEMPLATES, TRACE, sys.implementation.cache_tag, 5]).encode()
 ).hexdigest()[:12]
 
 
@@ -143,7 +149,7 @@ def stage_env(stage: str) -> dict[str, str]:
 
 def chalice_env(stage: str) -> dict[str, str]:
     """What `chalice package` and `chalice deploy` need from the shell: a region, and the
-    names of the mail queue and the SES feedback topic, which app.py reads when it
+    names of the mail queues and the SES feedback topic, which app.py reads when it
     registers their consumers."""
     env = os.environ.copy()
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
@@ -152,6 +158,7 @@ def chalice_env(stage: str) -> dict[str, str]:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     stage_settings = stage_env(stage)
     env["CONSENTRY_MAIL_QUEUE"] = stage_settings["CONSENTRY_MAIL_QUEUE"]
+    env["CONSENTRY_CONFIRM_QUEUE"] = stage_settings["CONSENTRY_CONFIRM_QUEUE"]
     env["CONSENTRY_FEEDBACK_TOPIC"] = stage_settings["CONSENTRY_FEEDBACK_TOPIC"]
     return env
 
@@ -174,6 +181,20 @@ def checked_hash_pyc(source: bytes, name: str) -> bytes:
     return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), True))
 
 
+def sourceless_pyc(source: bytes, name: str) -> bytes:
+    """Bytecode that stands in for its source (``module.pyc`` where ``module.py`` was):
+    Python's sourceless loader runs it without looking for a source to check it against."""
+    from importlib._bootstrap_external import _code_to_hash_pyc  # type: ignore[attr-defined]
+
+    code = compile(source, name, "exec", dont_inherit=True)
+    return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), False))
+
+
+def _own(name: str) -> bool:
+    """The project's own code keeps its source beside its bytecode (readable tracebacks)."""
+    return name == "app.py" or name.startswith("chalicelib/")
+
+
 def traced_modules(zip_path: Path) -> tuple[set[str], dict[str, bytes]]:
     """The package's modules a cold start imports, found by importing them; and its
     templates, compiled there by this interpreter (path in the zip -> file)."""
@@ -182,7 +203,7 @@ def traced_modules(zip_path: Path) -> tuple[set[str], dict[str, bytes]]:
             z.extractall(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         done = subprocess.run(
-            [sys.executable, "-I", "-B", "-c", TRACE, tmp, ",".join(COMPILED_TEMPLATES)],
+            [sys.executable, "-I", "-B", "-c", TRACE, tmp, ",".join(TEMPLATES)],
             env=env,
             capture_output=True,
             text=True,
@@ -205,10 +226,13 @@ def finish(zip_path: Path) -> dict[str, Any]:
         keep = [i for i in src.infolist() if "__pycache__/" not in i.filename and not _left_out(i.filename)]
         left_out = sorted(p for p in EXCLUDE if any(i.filename.startswith(p) for i in src.infolist()))
         left_out += sorted(
-            {i.filename.split("/", 1)[0] for i in src.infolist() if _left_out(i.filename)}
-            - {p.rstrip("/") for p in EXCLUDE}
-            - {i.filename.split("/", 1)[0] for i in src.infolist() if i.filename.startswith(EXCLUDE)}
+            {top for i in src.infolist() if (top := i.filename.split("/", 1)[0]).endswith(".dist-info")}
         )
+        left_out += [
+            f"*{suffix}"
+            for suffix in EXCLUDE_SUFFIXES
+            if any(i.filename.endswith(suffix) for i in src.infolist())
+        ]
         tmp = zip_path.with_suffix(".tmp")
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
             for info in keep:
@@ -220,6 +244,11 @@ def finish(zip_path: Path) -> dict[str, Any]:
     ):
         for info in src.infolist():
             data = src.read(info)
+            if info.filename in traced and not _own(info.filename):
+                # A library module a cold start imports: its bytecode in place of its source.
+                pyc = sourceless_pyc(data, info.filename)
+                out.writestr(_new_info(info.filename[:-3] + ".pyc", info), pyc, compresslevel=9)
+                continue
             out.writestr(_copy_info(info), data, compresslevel=9)
             if info.filename in traced:
                 pyc = checked_hash_pyc(data, info.filename)
@@ -229,8 +258,9 @@ def finish(zip_path: Path) -> dict[str, Any]:
         marker = {
             "recipe": RECIPE,
             "python": sys.implementation.cache_tag,
-            "bytecode": "checked-hash",
-            "compiled": sorted(traced),
+            "bytecode": "checked-hash beside the source for our code, sourceless for libraries",
+            "compiled": sorted(t for t in traced if _own(t)),
+            "sourceless": sorted(t for t in traced if not _own(t)),
             "templates": len(templates),
             "left_out": left_out,
         }
@@ -331,9 +361,11 @@ def problems(zip_path: Path, max_bytes: int = MAX_BYTES) -> list[str]:
             for p in (ROOT / "templates").rglob("*")
             if p.is_file()
         )
-        for name in ["app.py", "chalice/app.py", "chalicelib/catalogue.toml", *templates]:
+        for name in ["app.py", "chalicelib/catalogue.toml", *templates]:
             if name not in names:
                 found.append(f"missing {name}")
+        if not {"chalice/app.py", "chalice/app.pyc"} & names:
+            found.append("missing chalice/app.py (Chalice's runtime)")
         for lib in ("boto3/", "botocore/", "s3transfer/"):
             if any(n.startswith(lib) for n in names):
                 found.append(f"carries {lib} (the Lambda runtime has it)")
@@ -350,6 +382,14 @@ def problems(zip_path: Path, max_bytes: int = MAX_BYTES) -> list[str]:
                 flags = int.from_bytes(data[4:8], "little")
                 if flags != 0b11 or data[8:16] != importlib.util.source_hash(z.read(source)):
                     found.append(f"stale bytecode for {source}")
+            for source in marker.get("sourceless", []):
+                pyc = source[:-3] + ".pyc"
+                if pyc not in names:
+                    found.append(f"no bytecode for {source}")
+                elif z.read(pyc)[:4] != importlib.util.MAGIC_NUMBER:
+                    found.append(
+                        f"bytecode for {source} is not of this Python ({sys.implementation.cache_tag})"
+                    )
     size = zip_path.stat().st_size
     if size > max_bytes:
         found.append(f"{size} bytes, over the {max_bytes} byte budget by {size - max_bytes}")
@@ -357,11 +397,26 @@ def problems(zip_path: Path, max_bytes: int = MAX_BYTES) -> list[str]:
 
 
 def without_bytecode(package: Path, out: Path) -> Path:
-    """A copy of the package as plain `chalice package` makes it: sources only."""
+    """A copy of the package as plain `chalice package` makes it: sources only. The sources
+    of the sourceless library modules come from this Python's site-packages (the same pinned
+    versions), each checked against the source hash its bytecode records."""
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
     with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        marker = json.loads(src.read(MARKER)) if MARKER in src.namelist() else {}
+        sourceless = {name[:-3] + ".pyc": name for name in marker.get("sourceless", [])}
         for info in src.infolist():
-            if info.filename != MARKER and "__pycache__/" not in info.filename:
-                dst.writestr(_copy_info(info), src.read(info))
+            if info.filename == MARKER or "__pycache__/" in info.filename:
+                continue
+            if info.filename in sourceless:
+                name = sourceless[info.filename]
+                data = (site / name).read_bytes()
+                if importlib.util.source_hash(data) != src.read(info)[8:16]:
+                    raise SystemExit(f"{site / name} is not the source the package's bytecode was made from")
+                dst.writestr(_new_info(name, info), data)
+                continue
+            dst.writestr(_copy_info(info), src.read(info))
     return out
 
 
@@ -388,7 +443,8 @@ def _lambda_python(where: Path) -> Path:
     pin = boto3_pin()
     python = where / "bin" / "python"
     stamp = where / "consentry-pin.txt"
-    recipe = f"{pin} without setuptools"
+    # The Python it is made of is part of the recipe: bytecode of 3.13 cannot run on 3.11.
+    recipe = f"{pin} without setuptools on Python {sys.version_info.major}.{sys.version_info.minor}"
     if python.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == recipe:
         return python
     shutil.rmtree(where, ignore_errors=True)

@@ -118,29 +118,37 @@ class Visitor:
         assert response.status_code == 200, response.body
         return response
 
-    # -- the queue, as the SQS trigger would deliver it ----------------------------------
-    def queued(self) -> list[dict[str, Any]]:
-        answer = self.sqs.receive_message(
-            QueueUrl=self.resources["queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=0
-        )
-        return answer.get("Messages", [])
+    # -- the queues, as the SQS triggers would deliver them --------------------------------
+    def queued(self, queue: str | None = None) -> list[dict[str, Any]]:
+        """Messages waiting in both mail queues (confirmations first), or in one of them
+        (``confirm`` or ``mail``); each names its queue under ``QueueUrl``."""
+        names = [queue] if queue else ["confirm", "mail"]
+        messages = []
+        for name in names:
+            url = self.resources["confirm_queue_url" if name == "confirm" else "queue_url"]
+            answer = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages += [{**m, "QueueUrl": url} for m in answer.get("Messages", [])]
+        return messages
 
-    def deliver(self, bodies: list[str]) -> Any:
-        event = self.client.events.generate_sqs_event(
-            queue_name=STAGE_ENV["CONSENTRY_MAIL_QUEUE"], message_bodies=bodies
-        )
-        return self.client.lambda_.invoke("mail_worker", event)
+    def deliver(self, bodies: list[str], worker: str | None = None) -> Any:
+        """Invoke a queue's consumer with these bodies; by default the one whose queue the
+        flows put such a job in (a signup's confirmation: confirm_worker)."""
+        if worker is None:
+            kinds = {json.loads(b).get("kind") if b.startswith("{") else None for b in bodies}
+            worker = "confirm_worker" if kinds == {"confirm"} else "mail_worker"
+        queue = STAGE_ENV["CONSENTRY_CONFIRM_QUEUE" if worker == "confirm_worker" else "CONSENTRY_MAIL_QUEUE"]
+        event = self.client.events.generate_sqs_event(queue_name=queue, message_bodies=bodies)
+        return self.client.lambda_.invoke(worker, event)
 
     def run_mail_jobs(self) -> list[str]:
-        """Deliver every queued job to the consumer; return the bodies delivered."""
+        """Deliver every queued job to its queue's consumer; return the bodies delivered."""
         bodies = []
         while messages := self.queued():
             for message in messages:
-                self.deliver([message["Body"]])
+                confirm = message["QueueUrl"] == self.resources["confirm_queue_url"]
+                self.deliver([message["Body"]], "confirm_worker" if confirm else "mail_worker")
                 bodies.append(message["Body"])
-                self.sqs.delete_message(
-                    QueueUrl=self.resources["queue_url"], ReceiptHandle=message["ReceiptHandle"]
-                )
+                self.sqs.delete_message(QueueUrl=message["QueueUrl"], ReceiptHandle=message["ReceiptHandle"])
         return bodies
 
     # -- mail, as moto's SES recorded it -------------------------------------------------
@@ -162,12 +170,16 @@ class Visitor:
         return [m for m in self.sent_mail() if email in str(m["To"])]
 
     def confirm_link(self, email: str) -> str:
+        """The link in the latest confirmation mail to this address (the two mail queues
+        are drained side by side, so a request mail may have come after it)."""
         mails = self.mail_to(email)
         assert mails, f"no mail was sent to {email}"
-        text = mails[-1].get_body(("plain",)).get_content()
-        match = re.search(re.escape(BASE_URL) + r"(/confirm/[A-Za-z0-9_.\-]+)", text)
-        assert match, text
-        return match.group(1)
+        for mail in reversed(mails):
+            text = mail.get_body(("plain",)).get_content()
+            match = re.search(re.escape(BASE_URL) + r"(/confirm/[A-Za-z0-9_.\-]+)", text)
+            if match:
+                return match.group(1)
+        raise AssertionError(f"no confirmation mail was sent to {email}")
 
     # -- the table, read directly -------------------------------------------------------
     def items(self) -> list[dict[str, Any]]:

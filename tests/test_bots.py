@@ -107,3 +107,34 @@ def test_an_unreachable_verifier_is_503_and_stores_nothing(visitor, verifier):
     response = _post(visitor, "later@example.com", **{"cf-turnstile-response": "pass"})
     assert response.status_code == 503
     assert not _stored(visitor, "later@example.com")
+
+
+def test_a_form_left_open_for_more_than_a_day_is_shown_again_with_a_fresh_stamp(
+    visitor, verifier, monkeypatch
+):
+    """A genuine stamp past its day is a person who left the tab open, not a bot: it was
+    dropped silently before (LAW 11 keeps the silence for forged and too-young stamps)."""
+    two_days_ago = time.time() - 2 * 86400
+    with monkeypatch.context() as patched:
+        patched.setattr("itsdangerous.timed.TimestampSigner.get_timestamp", lambda self: int(two_days_ago))
+        old = _stamp(visitor)
+    page = visitor.post_form(
+        "/forms/shop?lang=en",
+        [("email", "slow@example.com"), ("name", "Sam"), ("purposes", "offers"), ("rendered", old),
+         ("cf-turnstile-response", "pass")],
+    )  # fmt: skip
+    assert page.status_code == 422
+    body = page.body.decode()
+    assert "This form was open for more than a day" in body
+    assert 'value="slow@example.com"' in body and 'value="Sam"' in body  # the input is kept
+    fresh = re.search(r'name="rendered" value="([^"]+)"', body).group(1)
+    assert fresh != old and tokens.load("render", fresh, max_age=60)["f"] == "shop"
+    dutch = visitor.post_form(
+        "/forms/shop", [("email", "slow@example.com"), ("purposes", "offers"), ("rendered", old)]
+    )
+    assert dutch.status_code == 422 and "langer dan een dag open" in dutch.body.decode()
+    as_json = visitor.post_json(
+        "/forms/shop", {"email": "slow@example.com", "purposes": ["offers"], "rendered": old}
+    )
+    assert as_json.status_code == 422 and "rendered" in json.loads(as_json.body)["errors"]
+    assert not _stored(visitor, "slow@example.com") and visitor.queued() == []

@@ -137,7 +137,9 @@ def expected_resources(stage: str, account: str) -> dict[str, str]:
     resources = {
         table: "dynamodb",
         f"{table}/index/audience": "dynamodb",
+        f"arn:aws:dynamodb:{a}:table/{env['CONSENTRY_ERASURE_JOURNAL']}": "dynamodb",
         f"arn:aws:sqs:{a}:{env['CONSENTRY_MAIL_QUEUE']}": "sqs",
+        f"arn:aws:sqs:{a}:{env['CONSENTRY_CONFIRM_QUEUE']}": "sqs",
         f"arn:aws:ses:{a}:identity/{domain}": "ses",
         f"arn:aws:ses:{a}:configuration-set/consentry-{stage}": "ses",
         # Secrets Manager appends six random characters to a secret's ARN.
@@ -278,9 +280,9 @@ def test_stages_and_their_settings():
         "CONSENTRY_STAGE",
         "CONSENTRY_TABLE",
         "CONSENTRY_MAIL_QUEUE",
+        "CONSENTRY_CONFIRM_QUEUE",
         "CONSENTRY_SECRET_ID",
         "CONSENTRY_SENDER",
-        "CONSENTRY_BASE_URL",
     }
     for stage in DEPLOYED:
         st = CONFIG["stages"][stage]
@@ -288,20 +290,29 @@ def test_stages_and_their_settings():
         assert st["iam_policy_file"] == f"policy-{stage}.json"
         assert required <= set(env), stage
         assert env["CONSENTRY_STAGE"] == stage
-        assert env["CONSENTRY_BASE_URL"].startswith("https://")
+        # Links follow the address requests come in on (baseurl.py): the API's custom domain,
+        # written once in api_gateway_custom_domain, or its execute-api URL (issue 12).
+        assert "CONSENTRY_BASE_URL" not in env, stage
+        assert st["lambda_architecture"] == "x86_64"
         # Lambda refuses reserved variables; it sets the region itself.
         assert not [k for k in env if k.startswith("AWS_")], stage
 
 
-def test_the_mail_worker_cannot_outrun_its_queue_or_the_ses_quota():
+def test_the_mail_workers_cannot_outrun_their_queues_or_the_ses_quota():
     template = yaml.load((CHALICE / "resources.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
-    visibility = template["Resources"]["MailQueue"]["Properties"]["VisibilityTimeout"]
-    for stage in DEPLOYED:
-        worker = CONFIG["stages"][stage]["lambda_functions"]["mail_worker"]
-        # AWS: a queue's visibility timeout at least six times its function's timeout.
-        assert visibility >= 6 * worker["lambda_timeout"]
-        # The event source never runs more jobs at once than the function may run.
-        assert worker["reserved_concurrency"] >= app_module.MAIL_CONCURRENCY
+    consumers = {s.name: s for s in app_module.app.event_sources if type(s).__name__ == "SQSEventConfig"}
+    assert set(consumers) == {"mail_worker", "confirm_worker"}
+    for name, queue in (("mail_worker", "MailQueue"), ("confirm_worker", "ConfirmQueue")):
+        properties = template["Resources"][queue]["Properties"]
+        assert properties["QueueName"] == {"Fn::Sub": f"consentry-${{Stage}}-{queue[:-5].lower()}"}
+        assert properties["RedrivePolicy"]["maxReceiveCount"] == 5
+        for stage in DEPLOYED:
+            worker = CONFIG["stages"][stage]["lambda_functions"][name]
+            # AWS: a queue's visibility timeout at least six times its function's timeout.
+            assert properties["VisibilityTimeout"] >= 6 * worker["lambda_timeout"]
+            # The event source never runs more jobs at once than the function may run.
+            assert worker["reserved_concurrency"] >= app_module.MAIL_CONCURRENCY
+            assert consumers[name].queue.endswith(queue[:-5].lower())
 
 
 # -- resources -----------------------------------------------------------------------------
@@ -396,5 +407,295 @@ def test_resources_then_preflight_against_moto(tmp_path, monkeypatch, capsys):
         )
         account = boto3.client("sts", region_name="eu-west-1").get_caller_identity()["Account"]
         assert deploy.preflight("prod") == [
-            f".chalice/policy-prod.json still names the example account 111122223333: put {account}"
+            f".chalice/policy-prod.json still names the example account 111122223333: put {account}",
+            "config.json still names the example certificate for consent.consentry.example: run"
+            " `make certificate STAGE=…` and put the ARN it prints",
         ]
+
+
+# -- issue 12: alarms, their subscriber, the dashboard ---------------------------------------
+
+
+def _alarm_targets(resource: dict[str, Any]) -> list[Any]:
+    actions = resource["Properties"]["AlarmActions"]
+    return actions["Fn::If"][2] if isinstance(actions, dict) else actions
+
+
+def test_the_alarms_watch_dead_letters_5xx_errors_throttles_waiting_mail_and_ses_rates():
+    resources = _resources()
+    alarms = {name: r for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = set()
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        metrics = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+        watched |= {(m["Namespace"], m["MetricName"]) for m in metrics if "MetricName" in m}
+        assert _alarm_targets(alarm) == [{"Ref": "AlarmTopic"}]  # every alarm mails the subscriber
+    assert {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/SES", "Reputation.BounceRate"),
+        ("AWS/SES", "Reputation.ComplaintRate"),
+    } <= watched
+    bounce = {
+        a["Properties"]["Threshold"]
+        for a in alarms.values()
+        if a["Properties"].get("MetricName") == "Reputation.BounceRate"
+    }
+    assert bounce == {0.02, 0.05}
+    dead = alarms["DeadLetterAlarm"]["Properties"]["Dimensions"][0]["Value"]
+    assert dead == {"Fn::GetAtt": ["MailDeadLetterQueue", "QueueName"]}
+    waiting = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms.values()
+        if a["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"
+    }
+    assert waiting == {"MailQueue", "ConfirmQueue"}  # each mail queue has its own waiting alarm
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_function_alarms_name_every_function_the_stage_deploys(stage):
+    resources = _resources()
+    for name in ("FunctionErrorsAlarm", "FunctionThrottlesAlarm"):
+        named = {
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::Sub"].replace("${Stage}", stage)
+            for m in resources[name]["Properties"]["Metrics"]
+            if "MetricStat" in m
+        }
+        assert named == set(function_names(stage))
+
+
+def test_the_dashboard_draws_the_funnel_saying_no_and_every_alarm():
+    from chalicelib import metrics
+
+    resources = _resources()
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = body.replace("${Stage}", "prod").replace("${AWS::Region}", "eu-west-1")
+    rendered = re.sub(r"\$\{[A-Za-z]+\.(Arn|QueueName)\}", "x", rendered)
+    widgets = json.loads(rendered)["widgets"]
+    titles = " | ".join(w["properties"]["title"] for w in widgets)
+    assert "Funnel" in titles and "withdrawals per purpose" in titles and "no mail" in titles
+    funnel = [m[1] for m in widgets[0]["properties"]["metrics"]]
+    assert funnel == ["FormViews", "Signups", "MailsSent", "Confirmations"]
+    # every metric the dashboard reads is one chalicelib/metrics.py writes
+    written = set(re.findall(r'_emit\(\s*"(\w+)"', Path(metrics.__file__).read_text()))
+    read = set(re.findall(r'\["Consentry", "(\w+)"', body)) | set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    assert read and read <= written
+    alarms = {n for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(re.findall(r"\$\{(\w+)\.Arn\}", body)) == alarms
+
+
+def test_the_alarm_topic_mails_the_address_make_resources_was_given():
+    resources = _resources()
+    subscription = resources["AlarmSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert "'$(ALARM_EMAIL)'" in (ROOT / "Makefile").read_text()
+
+
+def test_make_resources_sets_the_alarm_email_and_keeps_it_when_run_again(tmp_path, monkeypatch):
+    """moto's CloudFormation makes no SNS subscription (it warns and skips it): what is
+    tried here is the parameter the subscription reads, kept across runs."""
+    import boto3
+    from moto import mock_aws
+
+    from scripts.local_stack import moto_template
+
+    template = tmp_path / "resources.json"
+    template.write_text(moto_template())
+    monkeypatch.setattr(deploy, "RESOURCES", template)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        cfn = boto3.client("cloudformation", region_name="eu-west-1")
+
+        def parameters() -> dict[str, str]:
+            stack = cfn.describe_stacks(StackName="consentry-prod-resources")["Stacks"][0]
+            return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+        assert deploy.deploy_resources("prod", alarm_email="ops@consentry.example") == 0
+        assert parameters()["AlarmEmail"] == "ops@consentry.example"
+        assert deploy.deploy_resources("prod") == 0  # again, without ALARM_EMAIL
+        assert parameters()["AlarmEmail"] == "ops@consentry.example"
+        assert deploy.deploy_resources("prod", alarm_email="oncall@consentry.example") == 0
+        assert parameters()["AlarmEmail"] == "oncall@consentry.example"
+
+
+def test_only_given_parameters_change_on_an_update():
+    assert deploy.stack_parameters({"Stage": "prod"}, None) == [
+        {"ParameterKey": "Stage", "ParameterValue": "prod"}
+    ]
+    previous = {"Stage": "prod", "AlarmEmail": "ops@x.example", "LogRetentionDays": "90", "Gone": "x"}
+    kept = {
+        p["ParameterKey"]: p["ParameterValue"] for p in deploy.stack_parameters({"Stage": "prod"}, previous)
+    }
+    assert kept == {"Stage": "prod", "AlarmEmail": "ops@x.example", "LogRetentionDays": "90"}
+
+
+# -- issue 12: the API's custom domain and its certificate -----------------------------------
+
+DOMAIN = "consent.consentry.example"
+
+
+def _self_signed(*names: str) -> tuple[bytes, bytes]:
+    """A certificate and key for import into ACM (an imported certificate is ISSUED)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    return cert.public_bytes(pem), key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def test_prod_is_served_on_its_custom_domain_and_dev_on_the_apis_own_url():
+    prod, dev = deploy.api_domain("prod"), deploy.api_domain("dev")
+    assert dev is None
+    assert prod["domain_name"] == DOMAIN and prod["tls_version"] == "TLS_1_2"
+    assert prod["certificate_arn"].startswith(f"arn:aws:acm:{REGION}:")
+    assert CONFIG["stages"]["prod"]["api_gateway_endpoint_type"] == "REGIONAL"  # a regional certificate
+    assert "url_prefix" not in prod  # links are made for the whole domain (baseurl.py)
+
+
+def test_deploy_refuses_a_certificate_that_is_missing_pending_foreign_or_for_another_name(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        acm = boto3.client("acm", region_name=REGION)
+        account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+
+        def problems(arn: str) -> list[str]:
+            return deploy.certificate_problems(
+                acm, {"domain_name": DOMAIN, "certificate_arn": arn}, account, REGION
+            )
+
+        missing = f"arn:aws:acm:{REGION}:{account}:certificate/11111111-2222-3333-4444-555555555555"
+        assert problems(missing) == [
+            f"ACM has no certificate {missing} for {DOMAIN}: run `make certificate STAGE=…`"
+        ]
+        pending = acm.request_certificate(DomainName=DOMAIN, ValidationMethod="DNS")["CertificateArn"]
+        (problem,) = problems(pending)
+        assert "is PENDING_VALIDATION, not ISSUED" in problem and "make dns" in problem
+        cert, key = _self_signed("other.consentry.example")
+        other = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+        assert problems(other) == [f"the certificate names ['other.consentry.example'], not {DOMAIN}"]
+        cert, key = _self_signed("*.consentry.example")
+        wildcard = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+        assert problems(wildcard) == []
+        elsewhere = boto3.client("acm", region_name="us-east-1").import_certificate(
+            Certificate=cert, PrivateKey=key
+        )
+        (problem,) = problems(elsewhere["CertificateArn"])
+        assert f"needs it in its own region and account, {REGION}/{account}" in problem
+
+
+@pytest.fixture
+def prod_stack(tmp_path, monkeypatch):
+    """moto, with prod's resource stack as `make resources` makes it (what moto can)."""
+    from moto import mock_aws
+
+    from scripts.local_stack import moto_template
+
+    template = tmp_path / "resources.json"
+    template.write_text(moto_template())
+    monkeypatch.setattr(deploy, "RESOURCES", template)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        assert deploy.deploy_resources("prod") == 0
+        yield
+
+
+def _use_certificate(arn: str, tmp_path, monkeypatch) -> None:
+    """config.json as ops leave it after `make certificate`: prod names this certificate."""
+    from scripts import package as packaging
+
+    config = copy.deepcopy(CONFIG)
+    config["stages"]["prod"]["api_gateway_custom_domain"]["certificate_arn"] = arn
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(packaging, "CONFIG", tmp_path / "config.json")
+
+
+def test_make_deploy_stops_with_the_certificates_reason(prod_stack, tmp_path, monkeypatch, capsys):
+    """`make deploy` against moto: an issued certificate for another name stops it before
+    anything is built or deployed, and says why."""
+    import boto3
+
+    from scripts import package as packaging
+
+    boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="consentry.example")
+    cert, key = _self_signed("www.consentry.example")
+    arn = boto3.client("acm", region_name=REGION).import_certificate(Certificate=cert, PrivateKey=key)
+    _use_certificate(arn["CertificateArn"], tmp_path, monkeypatch)
+    monkeypatch.setattr(packaging, "build", lambda *a: pytest.fail("built despite the certificate"))
+    capsys.readouterr()
+    assert deploy.deploy_app("prod") == 1
+    err = capsys.readouterr().err
+    assert f"cannot deploy: the certificate names ['www.consentry.example'], not {DOMAIN}" in err
+
+
+def test_make_dns_prints_the_api_domains_record_beside_the_mail_records(
+    prod_stack, tmp_path, monkeypatch, capsys
+):
+    import boto3
+
+    assert deploy.request_certificate("prod") == 0
+    arn = capsys.readouterr().out.split(f"certificate for {DOMAIN}: ", 1)[1].split()[0]
+    _use_certificate(arn, tmp_path, monkeypatch)
+    session = boto3.session.Session(region_name=REGION)
+    outputs = {"DkimRecord1": "t1._domainkey.consentry.example CNAME t1.dkim.amazonses.com"}
+
+    deploy.print_dns("prod", REGION, outputs, session)
+    before = capsys.readouterr().out
+    assert "run `make dns` again after `make deploy`" in before
+    validation = boto3.client("acm", region_name=REGION).describe_certificate(CertificateArn=arn)
+    record = validation["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
+    assert record["Name"].rstrip(".") in before and record["Value"].rstrip(".") in before
+
+    # what `chalice deploy` does with api_gateway_custom_domain
+    apigw = boto3.client("apigateway", region_name=REGION)
+    made = apigw.create_domain_name(
+        domainName=DOMAIN, regionalCertificateArn=arn, endpointConfiguration={"types": ["REGIONAL"]}
+    )
+    deploy.print_dns("prod", REGION, outputs, session)
+    lines = capsys.readouterr().out.splitlines()
+    api_line = next(line.split() for line in lines if line.strip().startswith(DOMAIN))
+    assert api_line == [DOMAIN, "CNAME", made["regionalDomainName"]]
+    assert any("_dmarc.consentry.example" in line for line in lines)
+    assert any("t1._domainkey.consentry.example" in line for line in lines)
+
+
+def test_the_dns_records_in_the_docs_are_the_ones_make_dns_prints():
+    """docs/operations.md's table and scripts/deploy.py must name the same records (the
+    DMARC report address once differed between them)."""
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    rows = {
+        (name, kind): value
+        for name, kind, value in re.findall(r"^\| `([^`]+)` \| (MX|TXT) \| `([^`]+)`", docs, re.MULTILINE)
+    }
+    printed = deploy.dns_records("consentry.example", REGION, [])
+    assert rows == {(name, kind): value for name, kind, value in printed}

@@ -77,7 +77,7 @@ def test_a_job_for_a_vanished_signup_is_dropped_quietly(visitor):
 def test_a_crash_between_write_and_queue_send_is_recovered_by_submitting_again(visitor):
     """The signup is recorded but its job never reached the queue (the Lambda died)."""
     visitor.signup("crash@example.com")
-    visitor.sqs.purge_queue(QueueUrl=visitor.resources["queue_url"])  # the lost send
+    visitor.sqs.purge_queue(QueueUrl=visitor.resources["confirm_queue_url"])  # the lost send
     assert visitor.sent_mail() == []
     visitor.signup("crash@example.com")  # the visitor, seeing no mail, submits again
     visitor.run_mail_jobs()

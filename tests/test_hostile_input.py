@@ -46,6 +46,9 @@ BAD_EMAILS = (
         "\u202eanna@example.com",
         "anna@example.com\u0000.evil",
         "../../etc/passwd",
+        "jösé@example.com",  # a local part SES cannot deliver (no SMTPUTF8): 202 and 5 failed jobs before
+        "анна@пример.рф",
+        "a@xn--zz.de",
     ]
 )
 BAD_NAMES = [m for m in MARKUP[:3]] + ["Anna" + c + "x" for c in CRLF if c != "%0d%0aBcc:x@y.z"]
@@ -199,3 +202,123 @@ def test_path_tricks_in_form_ids_tokens_and_addresses_never_crash(visitor):
         assert "Set-Cookie" not in response.headers
     assert visitor.items() == before
     assert len(visitor.queued()) == 1  # only the one real signup
+
+
+# -- every body on every route goes through the one reader and its limits (issue 10) -------
+
+BEARER = {"Authorization": "Bearer test-api-key-123"}
+DEEP_JSON = b'{"a":' * 3000 + b"1" + b"}" * 3000
+HUGE = b"x" * (4 * 1024 * 1024 + 1)  # over every route's limit, an import's 4 MiB included
+ANY_ROUTE_BODIES = [
+    (DEEP_JSON, "application/json"),
+    (b"[" * 5000 + b"]" * 5000, "application/json"),
+    (b"\xff\xfe\xfd", "application/json"),
+    (b"[]", "application/json"),
+    (HUGE, "application/json"),
+    (b"\xff\xfe\xfd", "application/x-www-form-urlencoded"),
+    (b"&".join(b"f%d=x" % i for i in range(500)), "application/x-www-form-urlencoded"),
+]
+LONG_AGO = "0001-01-01T00:30:00+01:00"  # before year 1 once in UTC: an OverflowError before
+
+
+def _part(headers: bytes, content: bytes) -> bytes:
+    return b"--XyZ\r\n" + headers + b"\r\n\r\n" + content + b"\r\n--XyZ--\r\n"
+
+
+_FIELD = b'Content-Disposition: form-data; name="List-Unsubscribe"'
+MULTIPART_BODIES = [
+    _part(_FIELD + b"\r\nContent-Type: text/plain; charset=x-nope", b"One-Click"),  # LookupError before
+    _part(  # a nested multipart/mixed part: KeyError before
+        _FIELD + b"\r\nContent-Type: multipart/mixed; boundary=inner",
+        b"--inner\r\nContent-Type: text/plain\r\n\r\nOne-Click\r\n--inner--",
+    ),
+    _part(_FIELD + b"\r\nContent-Type: message/rfc822", b"Subject: x\r\n\r\nOne-Click"),
+    _part(_FIELD + b"\r\nContent-Type: text/plain; charset=utf-8", b"\xff\xfe"),
+    _part(_FIELD + b"\r\nContent-Transfer-Encoding: base64", b"!!!not base64"),
+    _part(b"Content-Disposition: form-data", b"One-Click"),  # no field name
+    b"--XyZ\r\n" * 300,
+    b"".join(_part(b'Content-Disposition: form-data; name="f%d"' % i, b"x")[:-8] for i in range(150))
+    + b"--XyZ--",
+    b"no parts at all",
+]
+
+
+def _post_routes(visitor) -> dict[str, tuple[str, dict[str, str]]]:
+    """A real path (with a genuine token where one is due) for every route that takes a POST."""
+    import app as app_module
+
+    visitor.subscribe("body@example.com")
+    visitor.post_form("/requests", {"email": "body@example.com", "type": "access"})
+    visitor.run_mail_jobs()
+    visitor.signup("body@example.com", purposes=("offers",))
+    visitor.run_mail_jobs()
+    paths = {
+        "/forms/{form_id}": ("/forms/newsletter", {}),
+        "/requests": ("/requests", {}),
+        "/confirm/{token}": (visitor.confirm_link("body@example.com"), {}),
+        "/unsubscribe/{token}": (visitor.unsubscribe_path("body@example.com"), {}),
+        "/requests/{token}": (visitor.request_link("body@example.com"), {}),
+        "/api/links": ("/api/links", BEARER),
+        "/api/soft-opt-ins": ("/api/soft-opt-ins", BEARER),
+        "/api/imports": ("/api/imports", BEARER),
+    }
+    with_bodies = {route for route, methods in app_module.app.routes.items() if "POST" in methods}
+    assert with_bodies == set(paths), "a new route takes a body: add it here"
+    return paths
+
+
+def test_every_route_reads_its_body_through_the_one_reader(visitor):
+    """RecursionError on /api/links (Chalice's json_body) and 500s on other routes before."""
+    paths = _post_routes(visitor)
+    before = visitor.items()
+    for route, (path, headers) in paths.items():
+        for body, content_type in ANY_ROUTE_BODIES:
+            response = visitor.client.http.post(
+                path, headers={"Content-Type": content_type, **headers}, body=body
+            )
+            label = (route, content_type, body[:40], response.body[:200])
+            assert 400 <= response.status_code < 500, label
+            if body is HUGE:
+                assert response.status_code == 413, label
+    assert visitor.items() == before
+
+
+def test_hostile_multipart_one_clicks_are_refused_and_withdraw_nothing(visitor):
+    visitor.subscribed("multi@example.com")
+    path = visitor.unsubscribe_path("multi@example.com")
+    before = visitor.items()
+    for body in MULTIPART_BODIES:
+        response = visitor.client.http.post(
+            path, headers={"Content-Type": "multipart/form-data; boundary=XyZ"}, body=body
+        )
+        assert response.status_code == 400, (body[:80], response.status_code, response.body[:200])
+    no_boundary = visitor.client.http.post(
+        path, headers={"Content-Type": "multipart/form-data"}, body=_part(_FIELD, b"One-Click")
+    )
+    assert no_boundary.status_code == 400
+    assert visitor.items() == before
+
+
+def test_a_time_before_year_one_in_utc_is_a_422_not_a_failed_import(visitor):
+    sale = {"order_id": "ORD-1", "purchased_at": LONG_AGO, "opt_out_offered": True}
+    soft = visitor.api_post(
+        "/api/soft-opt-ins", {"email": "old@example.com", "purposes": ["offers"], "evidence": sale}
+    )
+    assert soft.status_code == 422
+    assert "evidence.purchased_at" in json.loads(soft.body)["errors"]
+    proof = {"source": "shop", "text": "I agree.", "consented_at": LONG_AGO}
+    good = {**proof, "consented_at": "2024-01-02T03:04:05Z"}
+    answer = visitor.api_post(
+        "/api/imports",
+        {
+            "contacts": [
+                {"email": "old@example.com", "purposes": ["newsletter"], "evidence": proof},
+                {"email": "fine@example.com", "purposes": ["newsletter"], "evidence": good},
+            ]
+        },
+    )
+    assert answer.status_code == 200  # a 500 failed the whole batch before
+    old, fine = json.loads(answer.body)["results"]
+    assert old["result"] == "invalid" and "evidence.consented_at" in old["reason"]
+    assert fine["result"] == "imported"
+    assert visitor.api("/api/contacts/old@example.com").status_code == 404

@@ -256,7 +256,7 @@ def test_an_unproven_import_row_is_capped_like_a_form_signup(visitor):
     for _ in range(3):
         visitor.signup("capped.import@example.com", purposes=("offers",))
     (result,) = _import(visitor, {"email": "capped.import@example.com", "purposes": ["newsletter"]})
-    assert result["result"] == "invalid" and "maximum of confirmation mails" in result["reason"]
+    assert result["result"] == "invalid" and "maximum of mails in the last 24 hours" in result["reason"]
     visitor.run_mail_jobs()
     assert len(visitor.mail_to("capped.import@example.com")) == 3
     assert "newsletter" not in visitor.contact("capped.import@example.com")["purposes"]

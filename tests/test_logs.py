@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from chalicelib.logs import JsonFormatter
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -61,3 +63,86 @@ def test_the_formatter_drops_fields_not_on_its_allowlist_and_exception_texts():
     line = json.loads(JsonFormatter().format(record))
     assert "email" not in line and line["subject"] == "abc123"
     assert line["exception"] == "ValueError" and "leak" not in json.dumps(line)
+
+
+@pytest.mark.stack
+def test_the_running_stack_logs_metrics_for_each_flow_and_a_reason_for_each_signup_without_mail():
+    """Issue 12, on `make run`'s stack over HTTP: the functions' output carries an EMF line
+    for each flow and one reason record per signup that sent no mail; no line holds an
+    address, a name, a token or an IP. The demo host page names its own port."""
+    import re
+    import time
+    from email import message_from_string, policy
+
+    import requests
+
+    from tests.stack import API_KEY, running_stack
+
+    email, name = "stack.metrics@example.org", "Geheime Naam"
+    with running_stack() as stack:
+        app = stack.app
+        assert requests.get(f"{app}/forms/newsletter", timeout=10).status_code == 200
+        fields = [("email", email), ("name", name), ("purposes", "newsletter"), ("purposes", "offers")]
+        assert requests.post(f"{app}/forms/newsletter", data=fields, timeout=10).status_code == 200
+        honey = [("email", "honey.stack@example.org"), ("purposes", "offers"), ("website", "x")]
+        assert requests.post(f"{app}/forms/newsletter", data=honey, timeout=10).status_code == 200
+        for _ in range(4):
+            capped = [("email", "capped.stack@example.org"), ("purposes", "offers")]
+            assert requests.post(f"{app}/forms/newsletter", data=capped, timeout=10).status_code == 200
+        link, deadline = None, time.monotonic() + 10
+        while link is None and time.monotonic() < deadline:
+            mails = requests.get(f"{stack.moto}/moto-api/data.json", timeout=5).json()["ses"]
+            raw = [m["raw_data"] for m in mails.get("RawMessage", []) if email in str(m["destinations"])]
+            text = (
+                message_from_string(raw[0], policy=policy.default).get_body(("plain",)).get_content()
+                if raw
+                else ""
+            )
+            found = re.search(re.escape(app) + r"/confirm/[A-Za-z0-9_.\-]+", text)
+            link = found.group(0) if found else None
+            time.sleep(0.1)
+        assert link, stack.log
+        assert requests.post(link, data={}, timeout=10).status_code == 200
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+        links = requests.post(
+            f"{app}/api/links", json={"email": email, "purpose": "newsletter"}, headers=auth, timeout=10
+        )
+        unsubscribe = links.json()["unsubscribe_url"]
+        assert requests.post(unsubscribe, data="List-Unsubscribe=One-Click", timeout=10).status_code == 200
+        everything = requests.post(f"{app}/api/links", json={"email": email}, headers=auth, timeout=10).json()
+        saved = {"form": "preferences", "purposes": "offers", "profiling": "object"}
+        assert requests.post(everything["unsubscribe_url"], data=saved, timeout=10).status_code == 200
+        host = requests.get(f"{stack.host}/", timeout=10).text
+        time.sleep(0.5)  # the last lines through the relay
+    assert stack.host in host and "127.0.0.1:8080" not in host
+
+    lines = [json.loads(line) for line in stack.log.splitlines() if line.startswith("{")]
+    metrics = [line for line in lines if "_aws" in line]
+    seen = {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for m in metrics}
+    assert {
+        "FormViews",
+        "Signups",
+        "SignupPurposes",
+        "MailsSent",
+        "Confirmations",
+        "ConfirmedPurposes",
+        "Withdrawals",
+        "ProfilingObjections",
+        "SignupsWithoutMail",
+    } <= seen
+    reasons = sorted(m["reason"] for m in metrics if "SignupsWithoutMail" in m)
+    assert reasons == ["address_cap", "honeypot"]
+    assert all(re.fullmatch(r"[0-9a-f]{40}", m["subject"]) for m in metrics if "SignupsWithoutMail" in m)
+    token = link.rsplit("/", 1)[1]
+    for line in stack.log.splitlines():
+        for secret in (
+            "stack.metrics",
+            "honey.stack",
+            "capped.stack",
+            name,
+            token[:16],
+            "/confirm/" + token[:6],
+        ):
+            assert secret not in line, line
+    for line in metrics:
+        assert "127.0.0.1" not in json.dumps(line)

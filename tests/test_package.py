@@ -51,7 +51,7 @@ out["files"] = {
 out["newsletter_en"] = catalogue.load().purposes["newsletter"].texts["en"]
 env = pages.environment()
 out["precompiled"] = {}
-for name in ("base.html", "form.html", "message.html", "confirm.html", "preferences.html"):
+for name in sys.argv[3].split(","):
     source, filename, _ = env.loader.get_source(env, name)
     bucket = env.bytecode_cache.get_bucket(env, name, filename, source)
     out["precompiled"][name] = bucket.code is not None and bucket.code.co_filename == filename
@@ -82,7 +82,16 @@ def served(unzipped, tmp_path_factory) -> dict:
     event_file.write_text(json.dumps(event))
     env = {**packaging.stage_env("prod"), "AWS_DEFAULT_REGION": "eu-west-1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [str(python), "-I", "-B", "-c", LAMBDA_SIDE, str(unzipped), str(event_file)],
+        [
+            str(python),
+            "-I",
+            "-B",
+            "-c",
+            LAMBDA_SIDE,
+            str(unzipped),
+            str(event_file),
+            ",".join(packaging.TEMPLATES),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -195,17 +204,46 @@ def test_the_consumers_subscribe_to_the_stages_own_queue_and_topic(package):
     """app.py names the queue and topic at deploy time; the package must carry prod's."""
     template = (package.parent / "sam.yaml").read_text()
     assert "consentry-prod-mail" in template and "consentry-prod-ses-feedback" in template
+    assert "consentry-prod-confirm" in template
     assert "consentry-dev-" not in template
 
 
-def test_a_cold_form_view_runs_templates_compiled_with_the_package(served):
-    """A cold form view neither parses nor compiles its templates (scripts/package.py
-    compiles the first requests' templates into the zip); the code knows its template's
-    real path, for tracebacks. The rest compile on first use."""
-    assert served["precompiled"] == {
-        "base.html": True,
-        "form.html": True,
-        "message.html": True,
-        "confirm.html": True,
-        "preferences.html": False,
+def test_prod_runs_python_3_13_on_x86_64_behind_its_custom_domain(package):
+    """What `chalice package --stage prod` makes (issue 12): every function on python3.13 or
+    newer (Amazon Linux 2023) with bytecode of that Python, and the API on the stage's custom
+    domain with its regional certificate, mapped at the root (links carry no prefix)."""
+    import yaml
+
+    template = yaml.safe_load((package.parent / "sam.yaml").read_text())
+    functions = [
+        r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
+    ]
+    assert len(functions) == 4  # the API, two mail workers, SES feedback
+    for function in functions:
+        major, minor = map(int, function["Runtime"].removeprefix("python").split("."))
+        assert (major, minor) >= (3, 13)
+        assert function["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
+        assert function["Architectures"] == ["x86_64"]
+    marker = json.loads(zipfile.ZipFile(package).read(packaging.MARKER))
+    assert marker["python"] == sys.implementation.cache_tag == f"cpython-{major}{minor}"
+    # config.json is the one place the domain is written
+    domain = json.loads(packaging.CONFIG.read_text())["stages"]["prod"]["api_gateway_custom_domain"]
+    assert template["Resources"]["ApiGatewayCustomDomain"]["Properties"] == {
+        "DomainName": domain["domain_name"],
+        "EndpointConfiguration": {"Types": ["REGIONAL"]},
+        "RegionalCertificateArn": domain["certificate_arn"],
+        "SecurityPolicy": "TLS_1_2",
     }
+    mapping = template["Resources"]["ApiGatewayCustomDomainMapping"]["Properties"]
+    assert mapping["BasePath"] == "(none)" and mapping["Stage"] == "api"
+    # without the domain, the API's own URL; tests/test_links.py makes links of this form
+    endpoint = template["Outputs"]["EndpointURL"]["Value"]["Fn::Sub"]
+    assert endpoint == "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"
+    assert "CONSENTRY_BASE_URL" not in (package.parent / "sam.yaml").read_text()
+
+
+def test_a_cold_form_view_runs_templates_compiled_with_the_package(served):
+    """A cold page view or mail job neither parses nor compiles its templates
+    (scripts/package.py compiles them into the zip); the code knows its template's real
+    path, for tracebacks."""
+    assert served["precompiled"] == dict.fromkeys(packaging.TEMPLATES, True)

@@ -34,14 +34,19 @@ def test_every_retention_period_is_a_stage_setting_with_a_default():
     assert {k: config["environment_variables"].get(k) for k in RETENTION_SETTINGS} == RETENTION_SETTINGS
     resources = (ROOT / ".chalice" / "resources.yaml").read_text()
     # every function's log group keeps logs for LogRetentionDays, 30 unless ops choose
-    assert resources.count("RetentionInDays: !Ref LogRetentionDays") == 3
+    assert resources.count("RetentionInDays: !Ref LogRetentionDays") == 4
     assert "LogRetentionDays:\n    Type: Number\n    Default: 30" in resources
     for stage in config["stages"].values():
         assert not set(stage.get("environment_variables", {})) & set(RETENTION_SETTINGS)
 
 
 def _settings(**env):
-    base = {"CONSENTRY_STAGE": "t", "CONSENTRY_TABLE": "t", "CONSENTRY_MAIL_QUEUE": "q"}
+    base = {
+        "CONSENTRY_STAGE": "t",
+        "CONSENTRY_TABLE": "t",
+        "CONSENTRY_MAIL_QUEUE": "q",
+        "CONSENTRY_CONFIRM_QUEUE": "c",
+    }
     base |= {"CONSENTRY_SECRET_ID": "s", "CONSENTRY_SENDER": "a@example.com"}
     values = base | env
     return _build(tuple(values.get(k) for k in _KEYS))
@@ -154,4 +159,9 @@ def test_the_record_of_processing_says_what_why_basis_how_long_and_who(aws):
         "Amazon CloudWatch Logs",
     }
     assert record["processors"]["region"] == "eu-west-1"
-    assert {o["name"] for o in record["outside_the_table"]} == {"mail jobs", "logs", "backups"}
+    outside = {o["name"]: o for o in record["outside_the_table"]}
+    assert set(outside) == {"mail jobs", "logs", "backups", "erasure journal"}
+    from chalicelib.ledger import JOURNAL_SECONDS
+
+    # the journal outlives every restore point by a day, and says so
+    assert JOURNAL_SECONDS == 36 * 86400 and "36 days" in outside["erasure journal"]["retention"]

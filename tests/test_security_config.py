@@ -19,16 +19,16 @@ def _of_type(kind: str) -> dict:
 
 
 def test_the_ledger_is_encrypted_backed_up_and_expires_items():
-    (table,) = _of_type("AWS::DynamoDB::Table").values()
+    table = _of_type("AWS::DynamoDB::Table")["Table"]
     assert table["SSESpecification"]["SSEEnabled"] is True
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_both_queues_are_encrypted():
+def test_every_queue_is_encrypted():
     queues = _of_type("AWS::SQS::Queue")
-    assert len(queues) == 2
+    assert len(queues) == 3  # the mail queue, the confirmation queue, their dead-letter queue
     assert all(q.get("SqsManagedSseEnabled") is True for q in queues.values())
 
 
@@ -55,3 +55,12 @@ def test_no_secret_material_is_committed():
         text = path.read_text(errors="replace")
         for pattern in patterns:
             assert not pattern.search(text), f"{name} holds what looks like a secret"
+
+
+def test_the_erasure_journal_is_encrypted_and_forgets():
+    """Issue 12: the journal outside the ledger holds subject hashes and times only, and
+    expires (LAW 27); it needs no backup of its own."""
+    journal = _of_type("AWS::DynamoDB::Table")["ErasureJournal"]
+    assert journal["SSESpecification"]["SSEEnabled"] is True
+    assert journal["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert journal["KeySchema"] == [{"AttributeName": "subject", "KeyType": "HASH"}]

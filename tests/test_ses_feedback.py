@@ -16,8 +16,24 @@ import yaml
 
 from scripts.local_stack import TEMPLATE, _CfnLoader
 
+OURS = "consentry-local"  # the configuration set provision() creates for the local stage
 
-def _complaint(*emails: str, feedback_id: str = "fb-complaint-1", shape: str = "notificationType") -> dict:
+
+@pytest.fixture(autouse=True)
+def configuration_set(monkeypatch):
+    """The stage names its configuration set, as dev and prod do (config.json)."""
+    monkeypatch.setenv("CONSENTRY_SES_CONFIGURATION_SET", OURS)
+
+
+def _tags(shape: str, configuration_set: str) -> dict:
+    """Event publishing tags every event with its configuration set; identity
+    notifications carry no tags."""
+    return {"tags": {"ses:configuration-set": [configuration_set]}} if shape == "eventType" else {}
+
+
+def _complaint(
+    *emails: str, feedback_id: str = "fb-complaint-1", shape: str = "eventType", configuration_set: str = OURS
+) -> dict:
     return {
         shape: "Complaint",
         "complaint": {
@@ -31,13 +47,12 @@ def _complaint(*emails: str, feedback_id: str = "fb-complaint-1", shape: str = "
             "messageId": "0100-msg-1",
             "timestamp": "2026-03-01T09:59:00.000Z",
             "destination": list(emails),
+            **_tags(shape, configuration_set),
         },
     }
 
 
-def _bounce(
-    *emails: str, kind: str = "Permanent", feedback_id: str = "fb-bounce-1", shape="notificationType"
-):
+def _bounce(*emails: str, kind: str = "Permanent", feedback_id: str = "fb-bounce-1", shape="eventType"):
     return {
         shape: "Bounce",
         "bounce": {
@@ -55,7 +70,7 @@ def _bounce(
             "timestamp": "2026-03-01T11:00:00.000Z",
             "feedbackId": feedback_id,
         },
-        "mail": {"messageId": "0100-msg-2", "destination": list(emails)},
+        "mail": {"messageId": "0100-msg-2", "destination": list(emails), **_tags(shape, OURS)},
     }
 
 
@@ -72,11 +87,10 @@ def _marker(visitor):
     return marker
 
 
-@pytest.mark.parametrize("shape", ["notificationType", "eventType"])
-def test_a_complaint_withdraws_every_purpose_and_suppresses(visitor, shape):
+def test_a_complaint_withdraws_every_purpose_and_suppresses(visitor):
     visitor.subscribed("ada@example.com")
     visitor.subscribed("bo@example.com")
-    visitor.sns(_complaint("Ada@Example.com", shape=shape))
+    visitor.sns(_complaint("Ada@Example.com"))
     assert _statuses(visitor, "ada@example.com") == {"newsletter": "withdrawn", "offers": "withdrawn"}
     assert _emails(visitor, "newsletter") == _emails(visitor, "offers") == ["bo@example.com"]
     events = visitor.events("ada@example.com")
@@ -93,6 +107,37 @@ def test_a_complaint_withdraws_every_purpose_and_suppresses(visitor, shape):
     assert marker["reason"] == "complaint" and "ada" not in str(marker).lower()
 
 
+@pytest.mark.parametrize(
+    "notification",
+    [
+        _complaint("jo@example.com", configuration_set="someone-elses"),
+        _complaint("jo@example.com", shape="notificationType"),  # identity shape: no tags at all
+        {
+            **_complaint("jo@example.com"),
+            "mail": {"messageId": "0100-msg-1", "tags": {"ses:configuration-set": OURS}},
+        },
+    ],
+    ids=["another configuration set", "identity notification", "malformed tag"],
+)
+def test_feedback_that_does_not_name_our_configuration_set_changes_nothing(visitor, notification, caplog):
+    """Anyone who may publish to the topic could complain in our name before: only SES's
+    events about our own configuration set's mail now count."""
+    visitor.subscribed("jo@example.com")
+    before = visitor.items()
+    visitor.sns(notification)
+    assert visitor.items() == before
+    assert _statuses(visitor, "jo@example.com") == {"newsletter": "granted", "offers": "granted"}
+    (ignored,) = [r for r in caplog.records if r.getMessage() == "feedback ignored"]
+    assert ignored.reason == "not about our configuration set's mail"
+
+
+def test_a_stage_without_a_configuration_set_trusts_no_feedback(visitor, monkeypatch):
+    monkeypatch.delenv("CONSENTRY_SES_CONFIGURATION_SET")
+    visitor.subscribed("kim@example.com")
+    visitor.sns(_complaint("kim@example.com"))
+    assert visitor.contact("kim@example.com")["suppressed"] is False
+
+
 def test_a_redelivered_notification_changes_nothing(visitor):
     visitor.subscribed("cor@example.com")
     visitor.sns(_complaint("cor@example.com"))
@@ -105,7 +150,7 @@ def test_a_redelivered_notification_changes_nothing(visitor):
 def test_a_permanent_bounce_suppresses_without_withdrawing_consent(visitor):
     visitor.subscribed("dex@example.com")
     visitor.subscribed("eli@example.com")
-    visitor.sns(_bounce("dex@example.com", "eli@example.com", shape="eventType"))
+    visitor.sns(_bounce("dex@example.com", "eli@example.com"))
     for email in ("dex@example.com", "eli@example.com"):
         contact = visitor.contact(email)
         assert {p: s["status"] for p, s in contact["purposes"].items()} == {
@@ -163,6 +208,7 @@ def test_other_notifications_change_nothing(visitor, message):
 def test_mail_goes_out_with_the_configuration_set_when_one_is_set(visitor, monkeypatch):
     from chalicelib.mail import _client
 
+    monkeypatch.delenv("CONSENTRY_SES_CONFIGURATION_SET")
     sent: list[dict] = []
 
     def record(params, **_):
@@ -206,7 +252,10 @@ def test_the_stack_wires_ses_feedback_to_the_topic(visitor):
 def test_complaint_rate_warning_at_0_1_and_alarm_at_0_3_percent():
     """LAW 31: Gmail's levels, on SES's reputation metric."""
     alarms = [
-        r["Properties"] for r in _template()["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+        r["Properties"]
+        for r in _template()["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("MetricName") == "Reputation.ComplaintRate"
     ]
     assert sorted(a["Threshold"] for a in alarms) == [0.001, 0.003]
     for alarm in alarms:

@@ -82,12 +82,14 @@ def make_links() -> Response:
     """The unsubscribe URL and List-Unsubscribe headers for one known address."""
     from chalicelib import audiences
     from chalicelib.models import LinkRequest, ValidationError, field_errors
+    from chalicelib.web import BadRequest, read_body
 
     if (denied := _unauthorised()) is not None:
         return denied
-    body = api.current_request.json_body
-    if not isinstance(body, dict):
-        return _json(422, {"errors": {"body": "the body must be a JSON object"}})
+    try:
+        body = read_body(api.current_request)
+    except BadRequest as exc:
+        return _json(exc.status, {"errors": {exc.field: exc.message}})
     try:
         request = LinkRequest.model_validate(body)
     except ValidationError as exc:

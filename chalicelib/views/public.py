@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import catalogue
+from chalicelib import baseurl, catalogue, metrics
 from chalicelib.i18n import choose_language, field_messages, language_name, translator
-from chalicelib.pages import invalid_link_page, page
+from chalicelib.pages import invalid_link_page, not_sent_page, page
 from chalicelib.web import (
     FORM,
     JSON,
@@ -72,22 +72,19 @@ def _switch(form: catalogue.Form, lang: str) -> list[dict[str, str]]:
 
 
 def _status_page(
-    lang: str, status: int, frame_ancestors: tuple[str, ...] = (), form: catalogue.Form | None = None
+    lang: str,
+    status: int,
+    frame_ancestors: tuple[str, ...] = (),
+    *,
+    link_page: bool = False,
+    form: catalogue.Form | None = None,
 ) -> Response:
-    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads."""
-    _ = translator(lang)
-    texts = {
-        403: _("This form may not be sent from the site you are on."),
-        413: _("What you sent is too large."),
-    }
-    return page(
-        "message.html",
+    """A refused post, framed or not as the form is, in the form's brand."""
+    return not_sent_page(
         lang,
-        status=status,
-        controller=catalogue.load().controller,
-        title=_("Not sent"),
-        paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
+        status,
         frame_ancestors=frame_ancestors,
+        link_page=link_page,
         embed=_embedded(),
         brand=catalogue.load().brand_of(form),
     )
@@ -118,6 +115,7 @@ def show_form(form_id: str) -> Response:
     if form is None:
         return _not_found(_any_lang())
     lang = _form_lang(form)
+    metrics.form_viewed(form.id)
     return _form_page(form, lang, values={"purposes": []}, errors={})
 
 
@@ -188,7 +186,6 @@ def submit_form(form_id: str) -> Response:
 
 def _submit(form: catalogue.Form | None) -> Response:
     from chalicelib import signups
-    from chalicelib.settings import get_settings
     from chalicelib.web import evidence
 
     request = public.current_request
@@ -197,7 +194,7 @@ def _submit(form: catalogue.Form | None) -> Response:
     if form is None:
         return _json(404, {"error": "unknown form"}) if as_json else _not_found(_any_lang())
     lang = _form_lang(form)
-    if not origin_allowed(request, form.allowed_origins, get_settings().base_url):
+    if not origin_allowed(request, form.allowed_origins, baseurl.current()):
         return (
             _json(403, {"error": "origin not allowed for this form"})
             if as_json
@@ -208,7 +205,7 @@ def _submit(form: catalogue.Form | None) -> Response:
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
-        return _status_page(lang, exc.status, form.frame_ancestors, form)
+        return _status_page(lang, exc.status, form.frame_ancestors, form=form)
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
     from chalicelib.bots import ChallengeUnavailable
@@ -331,6 +328,12 @@ def do_confirm(token: str) -> Response:
         link = signups.read_confirm_token(token)
     except TokenError as exc:
         return _link_error(exc)
+    try:
+        read_body(request)  # the button's form says nothing, but every body keeps the limits
+    except BadRequest as exc:
+        if wants_json(request):
+            return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
+        return _status_page(link.lang, exc.status, link_page=True)
     try:
         granted = signups.confirm(link, evidence(request, "confirm_link"))
     except signups.SignupGone:
@@ -459,7 +462,7 @@ def unsubscribe(token: str) -> Response:
     no cookie), or a post from the preferences page. Anything else changes nothing."""
     from chalicelib import preferences
     from chalicelib.tokens import TokenError
-    from chalicelib.web import MAX_BODY, evidence
+    from chalicelib.web import evidence
 
     request = public.current_request
     try:
@@ -467,13 +470,11 @@ def unsubscribe(token: str) -> Response:
     except TokenError as exc:
         return _link_error(exc)
     as_json = wants_json(request)
-    if len(request.raw_body or b"") > MAX_BODY:
-        return _json(413, {"errors": {"body": f"the body may be at most {MAX_BODY} bytes"}}, _LINK_JSON)
     try:
-        if preferences.is_one_click(request.raw_body, request.headers.get("content-type") or ""):
+        data = read_body(request, repeated=("purposes",))
+        if preferences.is_one_click(data, request.headers.get("content-type") or ""):
             said = preferences.one_click(link, evidence(request, "one_click"))
             return _unsubscribed_page(said, link, token)
-        data = read_body(request, repeated=("purposes",))
         outcome = preferences.save(link, data, evidence(request, "preferences"))
     except BadRequest as exc:
         return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)

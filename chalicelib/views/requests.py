@@ -14,7 +14,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import catalogue
 from chalicelib.i18n import choose_language, field_messages, language_name, ntranslator, translator
-from chalicelib.pages import invalid_link_page, page, security_headers
+from chalicelib.pages import invalid_link_page, not_sent_page, page, security_headers
 from chalicelib.web import FORM, JSON, BadRequest, read_body, wants_json
 
 requests = Blueprint(__name__)
@@ -62,36 +62,45 @@ def show_request_form() -> Response:
     return _form(_lang())
 
 
+def _sites() -> tuple[str, ...]:
+    """Besides the service itself, the organisation's own sites (every form's listed
+    origins) may post a request: a privacy page may carry the request form."""
+    return tuple(sorted({o for form in catalogue.load().forms.values() for o in form.allowed_origins}))
+
+
 @requests.route("/requests", methods=["POST"], content_types=[FORM, JSON])
 def submit_request() -> Response:
     from chalicelib import rights
     from chalicelib.settings import get_settings
+    from chalicelib.web import evidence, origin_allowed
 
     request = requests.current_request
     as_json = wants_json(request)
     lang = _lang()
+    if not origin_allowed(request, _sites(), get_settings().base_url):
+        return _json(403, {"error": "origin not allowed"}) if as_json else not_sent_page(lang, 403, root="")
     try:
         data = read_body(request)
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
+        return not_sent_page(lang, exc.status, root="")
+    if isinstance(data.get("lang"), str) and data["lang"] in catalogue.load().languages:
+        lang = data["lang"]
+    outcome = rights.submit(data, lang, evidence(request, "request").ip)
+    if outcome.throttled:
+        if as_json:
+            return _json(429, {"error": "too many requests from this network"}, {"Retry-After": "3600"})
         _ = translator(lang)
         return page(
             "message.html",
             lang,
-            status=exc.status,
+            status=429,
             controller=catalogue.load().controller,
-            title=_("Not sent"),
-            paragraphs=[
-                _("What you sent is too large.")
-                if exc.status == 413
-                else _("What you sent could not be read. Please try again.")
-            ],
+            title=_("Please wait"),
+            paragraphs=[_("Too many requests are coming from this network. Please try again in an hour.")],
             root="",
         )
-    if isinstance(data.get("lang"), str) and data["lang"] in catalogue.load().languages:
-        lang = data["lang"]
-    outcome = rights.submit(data, lang)
     if not outcome.accepted:
         if as_json:
             return _json(422, {"errors": outcome.errors})
@@ -197,6 +206,12 @@ def do_request(token: str) -> Response:
         link = rights.read_request_token(token)
     except TokenError as exc:
         return _link_error(exc)
+    try:
+        read_body(request)  # the button's form says nothing, but every body keeps the limits
+    except BadRequest as exc:
+        if wants_json(request):
+            return _json(exc.status, {"errors": {exc.field: exc.message}})
+        return not_sent_page(link.lang, exc.status, link_page=True)
     cat = catalogue.load()
     _ = translator(link.lang)
     if link.type == "erasure":

@@ -1,0 +1,107 @@
+"""A write the ledger cannot finish is a 503 with Retry-After, never Chalice's JSON 500.
+
+DynamoDB itself cancels every transaction here: a botocore hook on the app's own DynamoDB
+client answers TransactWriteItems with the 400 that DynamoDB sends for a transaction that
+lost to concurrent ones (TransactionCanceledException, every reason TransactionConflict).
+Nothing of ours is mocked: the ledger's retries run and run out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+EVIDENCE = {"order_id": "ORD-9", "purchased_at": "2025-02-01T12:00:00Z", "opt_out_offered": True}
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+@contextlib.contextmanager
+def dynamodb_cancels_every_transaction() -> Iterator[list[int]]:
+    """DynamoDB's own 400 for a transaction that lost to others, parsed by botocore as
+    it parses DynamoDB's wire answer, for every attempt. A ``before-call`` answer replaces
+    the request (a ``before-send`` one would still let moto run the transaction)."""
+    from botocore.parsers import create_parser
+
+    from chalicelib.ledger import _client
+
+    attempts: list[int] = []
+
+    def cancel(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        items = json.loads(params["body"])["TransactItems"]
+        attempts.append(len(items))
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                "CancellationReasons": [{"Code": "TransactionConflict"} for _ in items],
+            }
+        ).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "test"}
+        parser = create_parser(model.service_model.protocol)
+        wire = {"status_code": 400, "headers": headers, "body": body}
+        parsed = parser.parse(wire, model.output_shape)
+        # As botocore's endpoint does: the modeled fields of the error (CancellationReasons).
+        error_shape = model.service_model.shape_for_error_code(parsed["Error"]["Code"])
+        parsed.update(parser.parse(wire, error_shape))
+        return AWSResponse("https://dynamodb.eu-west-1.amazonaws.com/", 400, headers, _Raw(body)), parsed
+
+    client = _client("eu-west-1")
+    client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", cancel)
+    try:
+        yield attempts
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", cancel)
+
+
+def _statuses(visitor, email):
+    return {p: s["status"] for p, s in visitor.contact(email)["purposes"].items()}
+
+
+def test_a_one_click_that_loses_its_retries_answers_503_in_the_persons_language(visitor):
+    visitor.subscribe("busy@example.com", lang="en")
+    path = visitor.unsubscribe_path("busy@example.com", "newsletter")
+    before = visitor.items()
+    with dynamodb_cancels_every_transaction() as attempts:
+        response = visitor.one_click(path, headers={"Accept-Language": "nl"})
+    assert len(attempts) == 3  # the ledger planned it anew each time, then gave up
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert response.headers["Content-Type"].startswith("text/html")
+    body = response.body.decode()
+    assert '<html lang="en">' in body and "Please try again" in body  # her language, not the header's
+    assert visitor.items() == before
+    assert visitor.one_click(path).status_code == 200  # sent again once DynamoDB lets it through
+    assert _statuses(visitor, "busy@example.com") == {"newsletter": "withdrawn", "offers": "granted"}
+
+
+def test_a_preferences_post_as_json_gets_a_json_503(visitor):
+    visitor.subscribe("json@example.com")
+    path = visitor.unsubscribe_path("json@example.com")
+    with dynamodb_cancels_every_transaction():
+        response = visitor.post_json(path, {"profiling": "object"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "error" in json.loads(response.body)
+    assert visitor.contact("json@example.com")["profiling"] == "allowed"
+
+
+def test_a_bare_ledger_error_on_the_api_is_a_json_503(visitor):
+    """A soft opt-in's transaction cancelled for no reason the ledger has an answer for."""
+    with dynamodb_cancels_every_transaction() as attempts:
+        response = visitor.api_post(
+            "/api/soft-opt-ins", {"email": "api@example.com", "purposes": ["offers"], "evidence": EVIDENCE}
+        )
+    assert len(attempts) == 5  # the ledger's retries of a conflict ran out
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert response.headers["Content-Type"] == "application/json"
+    assert visitor.api("/api/contacts/api@example.com").status_code == 404
