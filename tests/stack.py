@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ class Stack:
     process: subprocess.Popen[str]
     host: str = ""
     """The demo host page's origin (HOST_PORT): listed for the stage's forms."""
+    dynamodb: str = ""
+    """DynamoDB Local's URL (DYNAMODB_PORT), holding the ledger in the data dir."""
     output: list[str] = field(default_factory=list)
     exit_code: int | None = None
 
@@ -50,18 +53,32 @@ class Stack:
 
 
 @contextmanager
-def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """The stack, ready; on exit SIGINT and wait (killing the group if it will not stop)."""
-    port, moto_port, mail_port, host_port = free_ports(4)
+def running_stack(extra_env: dict[str, str] | None = None, data_dir: Path | None = None) -> Iterator[Stack]:
+    """The stack, ready; on exit SIGINT and wait (killing the group if it will not stop).
+
+    Its data (DynamoDB Local's files, the stage secret) go to ``data_dir``, kept for a
+    restart; by default a temporary dir, removed afterwards (never the project's .local/)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="consentry-stack-") as scratch,
+        _running_stack(extra_env or {}, data_dir or Path(scratch)) as stack,
+    ):
+        yield stack
+
+
+@contextmanager
+def _running_stack(extra_env: dict[str, str], data_dir: Path) -> Iterator[Stack]:
+    port, moto_port, dynamodb_port, mail_port, host_port = free_ports(5)
     env = {
         **os.environ,
         "PORT": str(port),
         "MOTO_PORT": str(moto_port),
+        "DYNAMODB_PORT": str(dynamodb_port),
         "MAIL_PORT": str(mail_port),
         "HOST_PORT": str(host_port),
         "CONSENTRY_API_KEY": API_KEY,
+        "CONSENTRY_DATA_DIR": str(data_dir),
         "PYTHONUNBUFFERED": "1",
-        **(extra_env or {}),
+        **extra_env,
     }
     process = subprocess.Popen(
         [sys.executable, "scripts/local_stack.py"],
@@ -77,9 +94,10 @@ def running_stack(extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
         f"http://127.0.0.1:{port}",
         f"http://127.0.0.1:{moto_port}",
         mail_port,
-        (port, moto_port, mail_port, host_port),
+        (port, moto_port, dynamodb_port, mail_port, host_port),
         process,
         host=f"http://127.0.0.1:{host_port}",
+        dynamodb=f"http://127.0.0.1:{dynamodb_port}",
     )
     ready = threading.Event()
 

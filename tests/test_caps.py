@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import boto3
@@ -10,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 from tests.conftest import ROOT, Visitor
+from tests.races import at_once, evidence
 
 
 def test_at_most_three_confirmation_mails_per_address_per_day(visitor):
@@ -21,6 +23,24 @@ def test_at_most_three_confirmation_mails_per_address_per_day(visitor):
     assert len(pending) == 3  # the capped signups stored nothing
     requested = [e for e in visitor.events("victim@example.com") if e["type"] == "signup_requested"]
     assert len(requested) == 3 * 2
+
+
+def test_forty_simultaneous_signups_of_one_address_store_three_and_mail_three(visitor):
+    """LAW 11 under a race: the counter and the signup are one transaction, so of forty
+    signups at the same moment exactly three get through, and each gets its mail."""
+    from chalicelib import catalogue, signups
+
+    form = catalogue.load().form("newsletter")
+    data = {"email": "bombed@example.com", "purposes": ["newsletter"]}
+    outcomes = at_once(
+        [partial(signups.submit, form, data, "nl", evidence("form:newsletter", n)) for n in range(40)]
+    )
+    assert all(o.accepted and not o.throttled for o in outcomes)  # the same answer every time
+    assert len([i for i in visitor.items() if i["sk"].startswith("PENDING#")]) == 3
+    assert len(visitor.run_mail_jobs()) == 3
+    assert len(visitor.mail_to("bombed@example.com")) == 3
+    requested = [e for e in visitor.events("bombed@example.com") if e["type"] == "signup_requested"]
+    assert len(requested) == 3
 
 
 def test_the_cap_is_per_address(visitor):

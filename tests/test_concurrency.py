@@ -1,4 +1,4 @@
-"""Concurrency on the real local stack (moto's server, chalice local's threads): caps and
+"""Concurrency on the real local stack (DynamoDB Local, chalice local's threads): caps and
 transactions hold when requests race, and no event is lost."""
 
 from __future__ import annotations

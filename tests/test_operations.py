@@ -128,9 +128,24 @@ def test_redrive_sends_the_dead_lettered_mail_once_the_fault_is_fixed(visitor):
     assert ops.redrive(STAGE) == 0
 
 
-def test_a_restored_table_forgets_again_everyone_erased_after_its_restore_point(visitor):
+@pytest.fixture
+def ledger_on_moto(visitor, monkeypatch):
+    """The ledger and the journal on moto's DynamoDB for this test: DynamoDB Local has no
+    point-in-time recovery (RestoreTableToPointInTime is an unknown operation there)."""
+    from chalicelib import ledger
+    from scripts.local_stack import ensure_table
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+    ledger._client.cache_clear()
+    ensure_table(boto3.client("dynamodb", region_name="eu-west-1"), STAGE)
+    yield visitor
+    ledger._client.cache_clear()
+
+
+def test_a_restored_table_forgets_again_everyone_erased_after_its_restore_point(ledger_on_moto):
     """LAW 26: a restore from backup must not bring an erased person back; LAW 27: the journal
     itself holds no address and expires."""
+    visitor = ledger_on_moto
     from chalicelib.ledger import Ledger, utc_now
 
     visitor.subscribe("came.back@example.com", purposes=("newsletter",))  # erased, then back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 DAY = 86400
@@ -83,3 +84,39 @@ def test_rate_counters_expire_within_their_window_plus_the_keep_period(visitor):
     for counter in counters:
         assert time.time() < int(counter["expires_at"]) <= time.time() + DAY + 48 * 3600
         assert "dan" not in counter["pk"] and "127.0.0.1" not in counter["pk"]
+
+
+def test_the_local_ttl_sweep_deletes_what_dynamodb_ttl_would_and_keeps_the_proof(visitor):
+    """LAW 10 on the local stack: DynamoDB Local never deletes by TTL, so `make run` sweeps.
+    Thirty-one days on, every item whose numeric expiry passed is gone, the unconfirmed
+    person with all of it; the subscriber's profile (a string expiry is no time to TTL),
+    states, proof and the texts stay."""
+    from scripts.dynamodb_local import sweep_expired
+
+    visitor.signup("gone@example.com")
+    visitor.subscribe("kept@example.com", purposes=("newsletter",))
+    visitor.signup("kept@example.com", purposes=("offers",))
+    visitor.run_mail_jobs()
+    items = visitor.items()
+    later = time.time() + 31 * DAY
+    expiring = {
+        (i["pk"], i["sk"])
+        for i in items
+        if isinstance(i.get("expires_at"), Decimal) and i["expires_at"] < later
+    }
+    assert {(i["pk"], i["sk"]) for i in visitor.person_items("gone@example.com")} <= expiring
+
+    table = visitor.resources["table"]
+    assert sweep_expired(visitor.ddb, table, now=time.time()) == 0
+    assert sweep_expired(visitor.ddb, table, now=later) == len(expiring)
+
+    assert {(i["pk"], i["sk"]) for i in visitor.items()} == {(i["pk"], i["sk"]) for i in items} - expiring
+    assert visitor.api("/api/contacts/gone@example.com").status_code == 404
+    assert visitor.contact("kept@example.com")["purposes"]["newsletter"]["status"] == "granted"
+    kept = [e["type"] for e in visitor.events("kept@example.com")]
+    assert kept == [
+        "signup_requested",
+        "confirmation_sent",
+        "confirmed",
+    ]  # the later, unconfirmed one expired
+    assert len([i for i in visitor.items() if i["pk"].startswith("TEXT#")]) == 2
