@@ -112,8 +112,11 @@ class Visit:
 
 
 @contextmanager
-def visit(browser: Any, *, js: bool, device: str, lang: str, bypass_csp: bool = True) -> Iterator[Visit]:
-    """A fresh context: no cookies, no storage.
+def visit(
+    browser: Any, *, js: bool, device: str, lang: str, bypass_csp: bool = True, challenge: bool = False
+) -> Iterator[Visit]:
+    """A fresh context: no cookies, no storage; ``challenge``: the challenge provider's
+    stand-in script (routing costs every request of the context a little, so only on ask).
 
     ``bypass_csp``: the pages' Content-Security-Policy (default-src 'none', one hashed
     inline style) would refuse the axe-core script the harness injects, so the harness
@@ -123,7 +126,8 @@ def visit(browser: Any, *, js: bool, device: str, lang: str, bypass_csp: bool = 
         java_script_enabled=js, bypass_csp=bypass_csp, locale=LOCALES[lang], **DEVICES[device]
     )
     context.set_default_timeout(15_000)
-    fake_challenge(context)
+    if challenge:
+        fake_challenge(context)
     page = context.new_page()
     name = f"{lang}, {device}, JavaScript {'on' if js else 'off'}"
     found = Visit(context, page, name, js, device, lang)

@@ -301,7 +301,7 @@ def test_the_second_form_speaks_in_its_own_words_and_brand(stack: Stack, browser
     intro, button and colour from the catalogue, the logo from the service itself, the
     controller below the heading; axe clean (the catalogue refused any colour below AA)."""
     for lang in LANGUAGES:
-        with visit(browser, js=True, device=device, lang=lang) as v:
+        with visit(browser, js=True, device=device, lang=lang, challenge=True) as v:
             wording = _wording("shop", lang)
             v.page.goto(f"{stack.app}/forms/shop")
             assert v.page.locator("h1").inner_text() == wording.heading
@@ -440,7 +440,7 @@ def test_a_plain_html_form_on_the_host_page_posts_straight_to_the_service(
 
 def test_host_pages_pass_axe(stack: Stack, browser: Any) -> None:
     for device in DEVICES:
-        with visit(browser, js=True, device=device, lang="nl") as v:
+        with visit(browser, js=True, device=device, lang="nl", challenge=True) as v:
             for name in ("index", "plain", "iframe", "script", "shop"):
                 v.page.goto(f"{stack.host}/{name}.html")
                 if name in ("script", "shop"):
@@ -619,7 +619,7 @@ def test_the_script_embeds_a_form_with_a_render_time_and_a_challenge(stack: Stac
     with contextlib.ExitStack() as visits:
         forms = {}
         for lang, device in people:
-            v = visits.enter_context(visit(browser, js=True, device=device, lang=lang))
+            v = visits.enter_context(visit(browser, js=True, device=device, lang=lang, challenge=True))
             v.page.on("request", lambda r: posts.append(r.post_data_json) if r.method == "POST" else None)
             v.page.goto(f"{stack.host}/shop.html")
             form = v.page.locator("form.consentry-form")
