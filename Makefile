@@ -59,6 +59,14 @@ browser-tools: $(CHROMIUM) $(NODE_STAMP)
 # `make test` gets them first (a second rule for the same target only adds prerequisites).
 test: browser-tools
 
+# -- issue 13: the versions of the consent texts the forms show ------------------------------
+.PHONY: texts
+
+# After changing a consent text or a form's purposes: record the new versions in
+# chalicelib/texts_shown.json (it only grows; commit it). A post may name any of them.
+texts: $(STAMP)
+	$(BIN)/python scripts/texts.py
+
 # -- issue 11: the ledger on DynamoDB Local -------------------------------------------------
 .PHONY: java dynamodb-local
 

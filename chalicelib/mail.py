@@ -47,9 +47,10 @@ def _client(region: str) -> SESV2Client:
 def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:
     """The confirmation mail: the request, the controller, the link. No ads, no pixels.
 
-    In the language of the signup it confirms: the one the person chose on the form. It
-    greets nobody by name: anyone can type an address and a name into a form, and this is
-    the one mail anyone can make us send, so it carries nothing they typed (LAW 8)."""
+    In the language of the signup it confirms (the one the person chose on the form) and in
+    the look of the form it came from. It greets nobody by name: anyone can type an address
+    and a name into a form, and this is the one mail anyone can make us send, so it carries
+    nothing they typed (LAW 8)."""
     cat = catalogue.load()
     lang = pending.lang
     _, ngettext = translator(lang), ntranslator(lang)
@@ -66,6 +67,7 @@ def render_confirmation(pending: PendingMail, link: str, pending_days: int, toke
     context: dict[str, Any] = {
         "lang": lang,
         "controller": controller,
+        "brand": cat.brand_of(pending.form_id),
         "texts": texts,
         "link": link,
         "subject": _("Confirm your signup with %(controller)s") % {"controller": controller.name},
@@ -200,6 +202,7 @@ def render_request(kind: str, person: RequestMail, lang: str, link: str, token_d
     context: dict[str, Any] = {
         "lang": lang,
         "controller": controller,
+        "brand": cat.brand_of(None),
         "link": link,
         "subject": subject % {"controller": controller.name},
         "greeting": _greeting(lang, person.name),
@@ -246,8 +249,9 @@ def send_request_mail(
     # The mail goes to the address's owner, in the language they chose when they signed up;
     # whoever filled in the request form may read another. The job's language is the
     # fallback only for a profile that has none.
-    fallback = lang if lang in catalogue.LANGUAGES else "nl"
-    lang = person.lang if person.lang in catalogue.LANGUAGES else fallback
+    cat = catalogue.load()
+    fallback = cat.lang_or_default(lang)
+    lang = person.lang if person.lang in cat.languages else fallback
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
     link = f"{base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)

@@ -22,7 +22,7 @@ from pydantic import (
     ValidationError,
 )
 
-from chalicelib.catalogue import LANGUAGES
+from chalicelib import catalogue
 
 # Control characters, Unicode line/paragraph separators and bidi overrides: none belongs in
 # an address or a name, and several can break a mail header or disguise text.
@@ -104,6 +104,13 @@ def _blank_to_none(value: Any) -> Any:
     return None if value == "" else value
 
 
+def _spoken(value: str | None) -> str | None:
+    """A language the catalogue lists (``[languages]``): languages are data, not code."""
+    if value is not None and value not in catalogue.load().languages:
+        raise ValueError(f"must be one of {', '.join(catalogue.load().languages)}")
+    return value
+
+
 def _unique_purposes(value: list[str]) -> list[str]:
     if not value:
         raise ValueError("tick at least one purpose")
@@ -112,7 +119,7 @@ def _unique_purposes(value: list[str]) -> list[str]:
 
 Email = Annotated[str, BeforeValidator(normalise_email)]
 Name = Annotated[str | None, BeforeValidator(_clean_name)]
-Lang = Annotated[str | None, BeforeValidator(_blank_to_none), Field(pattern="^(nl|en)$")]
+Lang = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=8), AfterValidator(_spoken)]
 PurposeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
 
 
@@ -145,6 +152,8 @@ class PreferencesRequest(BaseModel):
     """The purposes kept."""
     profiling: Literal["object", "allow"] | None = None
     everything: bool = False
+    leave: PurposeId | None = None
+    """The one purpose to leave (the button beside it), whatever else is kept."""
 
     def kept(self) -> list[str] | None:
         """The purposes to keep; None when the post says nothing about purposes."""
@@ -330,7 +339,6 @@ def api_errors(exc: ValidationError) -> dict[str, str]:
 
 
 __all__ = [
-    "LANGUAGES",
     "PREFERENCE_FIELDS",
     "AudienceQuery",
     "DataSubjectRequest",

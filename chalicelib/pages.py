@@ -1,7 +1,9 @@
 """HTML pages: the Jinja2 environment, and responses with the headers every page needs.
 
 Templates live in the project's ``templates/`` folder, which the deployment package
-carries at its root (``vendor/templates`` links to it), beside ``chalicelib/``.
+carries at its root (``vendor/templates`` links to it), beside ``chalicelib/``. The package
+also carries them compiled (``templates/__compiled__/``, made by scripts/package.py), so a
+cold start does not parse and compile Jinja2 templates; anywhere else they compile as usual.
 """
 
 from __future__ import annotations
@@ -10,29 +12,81 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from chalice import Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, select_autoescape
+from jinja2.bccache import Bucket
 
-from chalicelib.catalogue import LANGUAGES
+from chalicelib import catalogue
+from chalicelib.brand import Brand
 from chalicelib.i18n import N_, translations, translator
 from chalicelib.web import Headers
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+COMPILED = TEMPLATES / "__compiled__"
 
 
-@lru_cache(maxsize=len(LANGUAGES))
+class CompiledTemplates(BytecodeCache):
+    """Templates compiled when the package was built, one file per template.
+
+    Read-only at run time (Lambda's code directory is): a file whose template source or
+    Python version does not match is ignored by Jinja2 and the template compiled as usual.
+    Keyed by the template's name alone, not its path, which differs between the build and
+    Lambda; loaded code is told where its template is now, for tracebacks. ``write=True``
+    is for the build (scripts/package.py)."""
+
+    def __init__(self, directory: Path = COMPILED, *, write: bool = False) -> None:
+        self.directory = directory
+        self.write = write
+        self._files: dict[str, str] = {}
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        key = hashlib.sha1(name.encode()).hexdigest()  # noqa: S324 - a file name, not security
+        if filename:
+            self._files[key] = filename
+        return key
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        path = self.directory / f"{bucket.key}.cache"
+        if not path.is_file():
+            return
+        with path.open("rb") as f:
+            bucket.load_bytecode(f)
+        if bucket.code is not None and bucket.key in self._files:
+            bucket.code = _moved(bucket.code, self._files[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        if self.write:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with (self.directory / f"{bucket.key}.cache").open("wb") as f:
+                bucket.write_bytecode(f)
+
+
+def _moved(code: CodeType, filename: str) -> CodeType:
+    """``code`` and the code objects in it, as if compiled from ``filename``."""
+    consts = tuple(_moved(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+@lru_cache(maxsize=16)
 def environment(lang: str = "nl") -> Environment:
     """One environment per language (Dutch unless named: the forms' default), its gettext
     installed once: renders never swap translations under each other. Autoescaped; ``_()``
     marks translated text safe and escapes what is put into it (Jinja2's new-style gettext)."""
+    return new_environment(lang, CompiledTemplates())
+
+
+def new_environment(lang: str, compiled: BytecodeCache | None) -> Environment:
+    """The environment as every page and mail is rendered with (the build compiles with it too)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        bytecode_cache=compiled,
     )
     # {% trans %} blocks collapse their line breaks and indentation, as babel.cfg extracts them.
     env.policies["ext.i18n.trimmed"] = True
@@ -40,17 +94,50 @@ def environment(lang: str = "nl") -> Environment:
     return env
 
 
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=8)
+def _stylesheet(look: Brand | None = None) -> tuple[str, str]:
+    """The inline stylesheet (with the brand's colours) and its CSP hash: no extra request,
+    no 'unsafe-inline'; one hash per brand."""
+    css = (TEMPLATES / "style.css").read_text(encoding="utf-8").rstrip("\n")
+    if look is not None:
+        css += "\n" + look.css()
+    return css, _hash(css)
+
+
 @lru_cache(maxsize=1)
-def _stylesheet() -> tuple[str, str]:
-    """The inline stylesheet and its CSP hash: one file, no extra request, no 'unsafe-inline'."""
-    css = (TEMPLATES / "style.css").read_text(encoding="utf-8")
-    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
-    return css, f"'sha256-{digest}'"
+def _frame_script() -> tuple[str, str]:
+    """The framed page's one inline script (it tells the host page its height) and its hash:
+    the CSP allows exactly this text and nothing else."""
+    script = (TEMPLATES / "frame.js").read_text(encoding="utf-8").rstrip("\n")
+    return script, _hash(script)
 
 
-def render(name: str, lang: str, **context: Any) -> str:
-    css, _ = _stylesheet()
-    return environment(lang).get_template(name).render(lang=lang, css=css, **context)
+def _brand(look: Brand | None) -> Brand:
+    return look if look is not None else catalogue.load().brand_of(None)
+
+
+def render(name: str, lang: str, *, brand: Brand | None = None, **context: Any) -> str:
+    look = _brand(brand)
+    css, _ = _stylesheet(look)
+    framed = bool(context.get("embed") and context.get("frame_ancestors"))
+    # Links between pages are relative (the stage may sit under a path): "../" from
+    # /forms/{id}, /confirm/{token} and the like; "" from /requests itself.
+    context.setdefault("root", "../")
+    return (
+        environment(lang)
+        .get_template(name)
+        .render(
+            lang=lang,
+            css=css,
+            brand=look,
+            frame_script=_frame_script()[0] if framed else None,
+            **context,
+        )
+    )
 
 
 def security_headers(
@@ -59,23 +146,25 @@ def security_headers(
     form_action: tuple[str, ...] = (),
     link_page: bool,
     challenge_host: str | None = None,
+    brand: Brand | None = None,
+    framed: bool = False,
 ) -> Headers:
     """CSP that allows only our own inline style; token pages leak nothing onward.
 
-    A form with a bot challenge also allows that one provider's script and frame."""
-    _, style_hash = _stylesheet()
+    A form with a bot challenge also allows that one provider's script and frame; a framed
+    form page (``framed``) its own hashed script that tells the host page its height."""
+    _, style_hash = _stylesheet(_brand(brand))
     ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
     actions = " ".join(("'self'", *form_action))
-    challenge = (
-        f"; script-src {challenge_host}; frame-src {challenge_host}; connect-src {challenge_host}"
-        if challenge_host
-        else ""
-    )
+    scripts = [*([challenge_host] if challenge_host else []), *([_frame_script()[1]] if framed else [])]
+    policy = f"; script-src {' '.join(scripts)}" if scripts else ""
+    if challenge_host:
+        policy += f"; frame-src {challenge_host}; connect-src {challenge_host}"
     headers: Headers = {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": (
             f"default-src 'none'; style-src {style_hash}; img-src 'self'; base-uri 'none';"
-            f" form-action {actions}; frame-ancestors {ancestors}{challenge}"
+            f" form-action {actions}; frame-ancestors {ancestors}{policy}"
         ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer" if link_page else "strict-origin-when-cross-origin",
@@ -96,16 +185,21 @@ def page(
     frame_ancestors: tuple[str, ...] = (),
     form_action: tuple[str, ...] = (),
     challenge_host: str | None = None,
+    brand: Brand | None = None,
     **context: Any,
 ) -> Response:
+    """A page in ``lang`` in ``brand``'s look (the catalogue's own unless a form's)."""
+    framed = bool(context.get("embed") and frame_ancestors)
     return Response(
-        body=render(name, lang, link_page=link_page, **context),
+        body=render(name, lang, brand=brand, link_page=link_page, frame_ancestors=frame_ancestors, **context),
         status_code=status,
         headers=security_headers(
             frame_ancestors=frame_ancestors,
             form_action=form_action,
             link_page=link_page,
             challenge_host=challenge_host,
+            brand=brand,
+            framed=framed,
         ),
     )
 
@@ -117,8 +211,11 @@ def not_sent_page(
     frame_ancestors: tuple[str, ...] = (),
     link_page: bool = False,
     embed: bool = False,
+    brand: Brand | None = None,
+    root: str = "../",
 ) -> Response:
-    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads."""
+    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads.
+    ``root`` leads back to the service's root from the page's path (see render)."""
     from chalicelib.catalogue import load
 
     _ = translator(lang)
@@ -136,24 +233,29 @@ def not_sent_page(
         title=_("Not sent"),
         paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
         embed=embed,
+        brand=brand,
+        root=root,
     )
 
 
 def invalid_link_page() -> Response:
-    """A tampered, foreign or unknown link: one page in both languages (a token we cannot
-    read names no language), the English parts marked as such for screen readers."""
-    from chalicelib.catalogue import load
-
+    """A tampered, foreign or unknown link: one page in every language (a token we cannot
+    read names none), the default first, each other part marked with its language for
+    screen readers."""
+    cat = catalogue.load()
     title = N_("Invalid link")
     text = N_("This link is not valid. Check that you used the whole link from the mail.")
-    nl, en = translator("nl"), translator("en")
+    first, *others = cat.languages
     return page(
         "message.html",
-        "nl",
+        first,
         status=400,
         link_page=True,
-        controller=load().controller,
-        title=nl(title),
-        title_en=en(title),
-        paragraphs=[nl(text), {"text": en(text), "lang": "en"}],
+        controller=cat.controller,
+        title=translator(first)(title),
+        titles=[{"text": translator(lang)(title), "lang": lang} for lang in others],
+        paragraphs=[
+            translator(first)(text),
+            *({"text": translator(lang)(text), "lang": lang} for lang in others),
+        ],
     )

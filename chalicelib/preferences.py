@@ -62,6 +62,14 @@ def standing(link: ManageLink) -> Standing | None:
     return get_ledger().standing(link.subject, utc_now())
 
 
+def masked(email: str) -> str:
+    """The address as the preferences page shows it: enough for its owner to recognise
+    (a•••@example.nl), too little for someone looking over a shoulder or at a forwarded
+    link to learn it."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}\u2022\u2022\u2022{at}{domain}"
+
+
 def is_one_click(fields: dict[str, Any], content_type: str) -> bool:
     """Exactly the RFC 8058 body, as web.read_body read it: ``List-Unsubscribe=One-Click``
     form-encoded or as plain text, or that one field of a multipart form. JSON is no
@@ -129,9 +137,18 @@ def save(link: ManageLink, data: dict[str, Any], evidence: Evidence) -> Preferen
     unknown = [p for p in kept or () if p not in cat.purposes]
     if unknown:
         return PreferencesOutcome(errors={"purposes": f"unknown purpose: {', '.join(unknown)}"})
+    if request.leave is not None and request.leave not in cat.purposes:
+        return PreferencesOutcome(errors={"leave": f"unknown purpose: {request.leave}"})
     profiling = {"object": "objected", "allow": "allowed", None: None}[request.profiling]
     if request.everything:
         return PreferencesOutcome(said=_everything(link, evidence, profiling))
+    if request.leave is not None:
+        # The page's button beside one purpose: just that one, whatever else holds.
+        said = get_ledger().say_no(
+            link.subject, withdraw=[request.leave], profiling=profiling, evidence=evidence, now=utc_now()
+        )
+        metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
+        return PreferencesOutcome(said=said)
     # Purposes not kept are withdrawn if granted or pending; the ledger skips the rest.
     withdraw = [] if kept is None else [p for p in cat.purposes if p not in kept]
     said = get_ledger().say_no(
@@ -154,6 +171,7 @@ __all__ = [
     "is_one_click",
     "list_unsubscribe_headers",
     "manage_token",
+    "masked",
     "one_click",
     "read_manage_token",
     "save",

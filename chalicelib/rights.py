@@ -71,11 +71,13 @@ def read_request_token(token: str) -> RequestLink:
         raise tokens.TokenError("incomplete") from exc
     if kind not in REQUEST_TYPES:
         raise tokens.TokenError("unknown request type")
-    return RequestLink(subject, kind, lang if lang in catalogue.LANGUAGES else "nl")
+    return RequestLink(subject, kind, catalogue.load().lang_or_default(lang))
 
 
-def export(subject: str, evidence: Evidence) -> dict[str, Any] | None:
-    """Everything held about the person, after recording that they took it; None for nobody."""
+def export(subject: str, evidence: Evidence, lang: str | None = None) -> dict[str, Any] | None:
+    """Everything held about the person, after recording that they took it; None for nobody.
+
+    The record of processing in it speaks the person's language (``lang``, else the default)."""
     ledger = get_ledger()
     now = utc_now()
     if not ledger.record_access_export(subject=subject, evidence=evidence, now=now):
@@ -94,7 +96,7 @@ def export(subject: str, evidence: Evidence) -> dict[str, Any] | None:
             "privacy_notice": controller.privacy_url,
         },
         **data,
-        "processing": processing.describe(get_settings()),
+        "processing": processing.describe(get_settings(), catalogue.load().lang_or_default(lang)),
     }
 
 

@@ -19,6 +19,8 @@ class Evidence:
     ip: str | None
     user_agent: str | None
     channel: str
+    version: str | None = None
+    """The version of a form's texts the post named (versions.py); None: none was posted."""
 
     def as_dict(self) -> dict[str, str]:
         data = {"channel": self.channel}
@@ -26,6 +28,8 @@ class Evidence:
             data["ip"] = self.ip
         if self.user_agent:
             data["user_agent"] = self.user_agent[:512]
+        if self.version:
+            data["form_version"] = self.version
         return data
 
 

@@ -1,13 +1,18 @@
-"""Embedding a signup form in another site by script: the script itself, and what it shows.
+"""Embedding a signup form in another site by script, and the files the pages use.
 
 ``GET /embed.js`` is a small dependency-free script; placed on a listed site, it fetches
 ``GET /forms/{form_id}/embed`` (the form's purposes with the catalogue's exact consent
-texts, the wording in the visitor's language) and renders the form in the host page; it
-signs up by ``POST /forms/{form_id}`` with a JSON body (CORS for the form's listed origins,
-see views/public.py). The consent text a visitor reads there is the catalogue's, word for
-word, because the ledger records the catalogue's text as the one shown.
+texts and their version, the form's own words and colour, the wording in the visitor's
+language, and the bot defences the form asks for) and renders the form in the host page;
+it signs up by ``POST /forms/{form_id}`` with a JSON body (CORS for the form's listed
+origins, see views/public.py) that names the version it showed, so the ledger records the
+text the visitor read.
 
-Like the form page, these cost no AWS call and import neither boto3 nor pydantic.
+``GET /brand/{file}`` serves a logo the catalogue lists, from the package: pages show it
+with ``img-src 'self'``, so no page asks a third party for anything.
+
+Like the form page, these cost no AWS call and import neither boto3 nor pydantic (a form
+with a render time pays for signing it, as its page does).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import catalogue
+from chalicelib import brand, catalogue, versions
 from chalicelib.i18n import choose_language, translator
 from chalicelib.web import cors_headers, query_of
 
@@ -31,6 +36,30 @@ SCRIPT = Path(__file__).resolve().parent.parent / "static" / "embed.js"
 @lru_cache(maxsize=1)
 def _script() -> str:
     return SCRIPT.read_text(encoding="utf-8")
+
+
+@embed.route("/brand/{name}", methods=["GET"])
+def logo(name: str) -> Response:
+    """A logo the catalogue lists (checked when it loaded: an SVG that fetches nothing)."""
+    cat = catalogue.load()
+    listed = {look.logo for look in (cat.brand, *(f.brand for f in cat.forms.values())) if look and look.logo}
+    if name not in listed:
+        return Response(
+            body="not found",
+            status_code=404,
+            headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"},
+        )
+    return Response(
+        body=brand.logo_svg(name),
+        status_code=200,
+        headers={
+            "Content-Type": "image/svg+xml; charset=utf-8",
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            # Opened on its own, the image may not run or load anything either.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        },
+    )
 
 
 @embed.route("/embed.js", methods=["GET"])
@@ -77,16 +106,25 @@ def form_for_script(form_id: str) -> Response:
     )
     _ = translator(lang)
     controller = cat.controller
-    body = {
+    shown = versions.current(cat, form, lang)
+    wording = form.wording(lang)
+    look = cat.brand_of(form)
+    body: dict[str, Any] = {
         "form": form.id,
         "lang": lang,
+        "version": shown.version,
+        "brand": {"name": look.name, "accent": look.accent, "button_text": look.button_text},
         "controller": {
             "name": controller.name,
             "address": controller.address,
             "privacy_url": controller.privacy_url,
         },
-        "purposes": [{"id": text.purpose, "text": text.text} for text in cat.texts_for(form, lang)],
+        "purposes": [{"id": text.purpose, "text": text.text} for text in shown.texts],
         "texts": {
+            "heading": wording.heading or _("Sign up"),
+            "intro": wording.intro
+            or _("Choose what you would like to receive from us. Nothing is ticked in advance."),
+            "thank_you": wording.thank_you or "",
             "controller": _("Controller"),
             "email": _("Email address"),
             "email_hint": _("Required. Only your email address is needed."),
@@ -98,7 +136,7 @@ def form_for_script(form_id: str) -> Response:
             ),
             "privacy_before": _("How we handle your data:"),
             "privacy_link": _("Read our privacy notice"),
-            "submit": _("Sign up"),
+            "submit": wording.button or _("Sign up"),
             "sending": _("Sending…"),
             "errors": _("Please check the marked fields."),
             "invalid": _("This field is not valid."),
@@ -111,4 +149,20 @@ def form_for_script(form_id: str) -> Response:
             "failed": _("Your signup could not be sent. Please check your connection and try again."),
         },
     }
-    return _json(200, body, {**cors, **vary, "Cache-Control": "public, max-age=60"})
+    caching = "public, max-age=60"
+    if form.min_fill_seconds > 0:
+        # The signed render time, as the form page carries it: a post faster than a person
+        # could fill in the form is dropped. Signed now, so this answer is not cached.
+        from chalicelib.bots import RENDER_FIELD, render_stamp
+
+        body["stamp"] = {"field": RENDER_FIELD, "value": render_stamp(form)}
+        caching = "no-store"
+    if form.challenge:
+        _host, script_url, answer_field, _verify = catalogue.CHALLENGES[form.challenge]
+        body["challenge"] = {
+            "kind": form.challenge,
+            "script": script_url,
+            "site_key": form.challenge_site_key,
+            "field": answer_field,
+        }
+    return _json(200, body, {**cors, **vary, "Cache-Control": caching})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib import baseurl, catalogue, metrics
-from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
+from chalicelib.i18n import choose_language, field_messages, language_name, translator
 from chalicelib.pages import invalid_link_page, not_sent_page, page
 from chalicelib.web import (
     FORM,
@@ -28,6 +28,7 @@ from chalicelib.web import (
 if TYPE_CHECKING:
     from chalicelib.ledger import SaidNo, Standing
     from chalicelib.preferences import ManageLink
+    from chalicelib.signups import ConfirmLink
 
 public = Blueprint(__name__)
 
@@ -62,21 +63,32 @@ def _embedded() -> bool:
     return query_of(public.current_request).get("embed") == "1"
 
 
-def _switch(form: catalogue.Form, lang: str) -> dict[str, str] | None:
-    """A link to the same page in the form's other language, written in that language."""
-    other = next((lang_ for lang_ in form.languages if lang_ != lang), None)
-    if other is None:
-        return None
-    query = f"?lang={other}" + ("&embed=1" if _embedded() else "")
-    return {"href": query, "lang": other, "text": LANGUAGE_NAMES[other]}
+def _switch(form: catalogue.Form, lang: str) -> list[dict[str, str]]:
+    """Links to the same page in each of the form's other languages, each in its own words."""
+    embed = "&embed=1" if _embedded() else ""
+    return [
+        {"href": f"?lang={other}{embed}", "lang": other, "text": language_name(other)}
+        for other in form.languages
+        if other != lang
+    ]
 
 
 def _status_page(
-    lang: str, status: int, frame_ancestors: tuple[str, ...] = (), *, link_page: bool = False
+    lang: str,
+    status: int,
+    frame_ancestors: tuple[str, ...] = (),
+    *,
+    link_page: bool = False,
+    form: catalogue.Form | None = None,
 ) -> Response:
-    """A refused post, framed or not as the form is."""
+    """A refused post, framed or not as the form is, in the form's brand."""
     return not_sent_page(
-        lang, status, frame_ancestors=frame_ancestors, link_page=link_page, embed=_embedded()
+        lang,
+        status,
+        frame_ancestors=frame_ancestors,
+        link_page=link_page,
+        embed=_embedded(),
+        brand=catalogue.load().brand_of(form),
     )
 
 
@@ -84,8 +96,9 @@ def _any_lang() -> str:
     """The visitor's language where no form says which are offered (an unknown form)."""
     request = public.current_request
     query = query_of(request)
+    cat = catalogue.load()
     return choose_language(
-        query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
+        query.get("lang"), request.headers.get("accept-language"), tuple(cat.languages), cat.default_lang
     )
 
 
@@ -111,8 +124,12 @@ def show_form(form_id: str) -> Response:
 def _form_page(
     form: catalogue.Form, lang: str, *, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    """The form, fresh or again with the input kept; bot defences only where the form asks."""
+    """The form, fresh or again with the input kept, in the form's words and look, with the
+    version of the texts it shows; bot defences only where the form asks."""
+    from chalicelib import versions
+
     cat = catalogue.load()
+    shown = versions.current(cat, form, lang)
     stamp = None
     if form.min_fill_seconds > 0:
         from chalicelib.bots import render_stamp
@@ -124,7 +141,10 @@ def _form_page(
         lang,
         status=status,
         controller=cat.controller,
-        texts=cat.texts_for(form, lang),
+        texts=shown.texts,
+        version=shown.version,
+        wording=form.wording(lang),
+        brand=cat.brand_of(form),
         values=values,
         errors=field_messages(errors, lang),
         frame_ancestors=form.frame_ancestors,
@@ -178,14 +198,16 @@ def _submit(form: catalogue.Form | None) -> Response:
     lang = _form_lang(form)
     if not origin_allowed(request, form.allowed_origins, baseurl.current()):
         return (
-            _json(403, {"error": "origin not allowed for this form"}) if as_json else _status_page(lang, 403)
+            _json(403, {"error": "origin not allowed for this form"})
+            if as_json
+            else _status_page(lang, 403, form=form)
         )
     try:
         data = read_body(request, repeated=("purposes",))
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
-        return _status_page(lang, exc.status, form.frame_ancestors)
+        return _status_page(lang, exc.status, form.frame_ancestors, form=form)
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
     from chalicelib.bots import ChallengeUnavailable
@@ -203,7 +225,11 @@ def _submit(form: catalogue.Form | None) -> Response:
             controller=cat.controller,
             title="503",
             paragraphs=[_("The check against spam is not working right now. Please try again shortly.")],
+            brand=cat.brand_of(form),
         )
+    if outcome.lang and outcome.lang != lang:  # a posted version says which texts were read
+        lang = outcome.lang
+        _ = translator(lang)
     if outcome.throttled:
         if as_json:
             return _json(429, {"error": "too many signups from this network"}, {"Retry-After": "3600"})
@@ -216,6 +242,7 @@ def _submit(form: catalogue.Form | None) -> Response:
             paragraphs=[_("Too many signups are coming from this network. Please try again in an hour.")],
             frame_ancestors=form.frame_ancestors,
             embed=_embedded(),
+            brand=cat.brand_of(form),
         )
     if not outcome.accepted:
         if as_json:
@@ -231,6 +258,7 @@ def _submit(form: catalogue.Form | None) -> Response:
         lang,
         controller=cat.controller,
         title=_("Check your inbox"),
+        lead=form.wording(lang).thank_you,
         paragraphs=[
             _(
                 "If the address is right, you will shortly receive a mail with a confirmation link."
@@ -239,6 +267,7 @@ def _submit(form: catalogue.Form | None) -> Response:
         ],
         frame_ancestors=form.frame_ancestors,
         embed=_embedded(),
+        brand=cat.brand_of(form),
     )
 
 
@@ -248,7 +277,7 @@ def _link_error(exc: Exception) -> Response:
 
     cat = catalogue.load()
     if isinstance(exc, TokenExpired):
-        lang = str(exc.payload["l"]) if exc.payload.get("l") in catalogue.LANGUAGES else "nl"
+        lang = cat.lang_or_default(exc.payload.get("l"))
         form_id = exc.payload.get("f")
         _ = translator(lang)
         link = None
@@ -263,6 +292,7 @@ def _link_error(exc: Exception) -> Response:
             title=_("This link has expired"),
             paragraphs=[_("This confirmation link is no longer valid. Sign up again to get a new link.")],
             link=link,
+            brand=cat.brand_of(form_id if isinstance(form_id, str) else None),
         )
     return invalid_link_page()
 
@@ -280,21 +310,24 @@ def show_confirm(token: str) -> Response:
         return _link_error(exc)
     now = confirmable(link)
     if now.confirmed:
-        return _confirmed_page(link.lang, ())
+        return _confirmed_page(link, ())
     if not now.purposes:
         return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
-    return _confirm_page(link.lang, now.purposes, done=False)
+    return _confirm_page(link, now.purposes, done=False)
 
 
-def _confirm_page(lang: str, purposes: tuple[str, ...], *, done: bool) -> Response:
-    """The purposes' texts: what the button grants now, or (done) what it granted."""
+def _confirm_page(link: ConfirmLink, purposes: tuple[str, ...], *, done: bool) -> Response:
+    """The purposes' texts: what the button grants now, or (done) what it granted; in the
+    look of the form the signup came from."""
     cat = catalogue.load()
+    lang = link.lang
     _ = translator(lang)
     return page(
         "confirm.html",
         lang,
         link_page=True,
         controller=cat.controller,
+        brand=cat.brand_of(link.form_id),
         title=_("Confirmed") if done else _("Confirm your signup"),
         lead=_("Thank you. Your signup is confirmed for:")
         if done
@@ -304,17 +337,18 @@ def _confirm_page(lang: str, purposes: tuple[str, ...], *, done: bool) -> Respon
     )
 
 
-def _confirmed_page(lang: str, granted: tuple[str, ...]) -> Response:
+def _confirmed_page(link: ConfirmLink, granted: tuple[str, ...]) -> Response:
     """What a confirmation granted, or that it was done before (a second click)."""
     if granted:
-        return _confirm_page(lang, granted, done=True)
+        return _confirm_page(link, granted, done=True)
     cat = catalogue.load()
-    _ = translator(lang)
+    _ = translator(link.lang)
     return page(
         "message.html",
-        lang,
+        link.lang,
         link_page=True,
         controller=cat.controller,
+        brand=cat.brand_of(link.form_id),
         title=_("Confirmed"),
         paragraphs=[
             _("This signup was already confirmed. Nothing has changed."),
@@ -350,7 +384,7 @@ def do_confirm(token: str) -> Response:
         from chalicelib.tokens import TokenExpired
 
         return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
-    return _confirmed_page(link.lang, confirmed.purposes)
+    return _confirmed_page(link, confirmed.purposes)
 
 
 # -- saying no: the unsubscribe link ------------------------------------------------------
@@ -366,7 +400,7 @@ def _gone() -> Response:
 
 
 def _page_lang(lang: str) -> str:
-    return lang if lang in catalogue.LANGUAGES else "nl"
+    return catalogue.load().lang_or_default(lang)
 
 
 def _preferences_page(
@@ -376,7 +410,11 @@ def _preferences_page(
     notices: tuple[str, ...] = (),
     errors: dict[str, str] | None = None,
 ) -> Response:
-    """Each purpose of the catalogue with its state, the objection, 'everything'."""
+    """Whose preferences (the address, partly masked), each purpose of the catalogue with its
+    state and a button to leave just that one, the objection, 'everything', the way to the
+    person's data."""
+    from chalicelib.preferences import masked
+
     cat = catalogue.load()
     lang = _page_lang(standing.lang)
     _ = translator(lang)
@@ -390,8 +428,8 @@ def _preferences_page(
     offline = []
     for purpose in cat.purposes.values():
         state = standing.states.get(purpose.id, "none")
-        # A signup waiting for confirmation stays ticked, as a pending purpose does: saving
-        # other choices never cancels it; unticking it does.
+        # A signup waiting for confirmation can be left, as a pending purpose can: its
+        # button takes the purpose out of the waiting signup.
         waiting = purpose.id in standing.waiting
         live = state in ("granted", "pending") or waiting
         if not live:
@@ -405,8 +443,9 @@ def _preferences_page(
                 "label": purpose.labels.get(lang, purpose.id),
                 "state": state,
                 "state_text": text,
-                "kept": live,
-                "can_keep": live,
+                "can_leave": live,
+                "leave_label": _("Unsubscribe from %(purpose)s")
+                % {"purpose": purpose.labels.get(lang, purpose.id)},
             }
         )
     signup_link = None
@@ -419,6 +458,7 @@ def _preferences_page(
         status=status,
         link_page=True,
         controller=cat.controller,
+        masked_email=masked(standing.email),
         purposes=rows,
         profiling=standing.profiling,
         notices=list(notices),
@@ -493,10 +533,17 @@ def unsubscribe(token: str) -> Response:
             },
             _LINK_JSON,
         )
-    _ = translator(_page_lang(said.standing.lang))
+    lang = _page_lang(said.standing.lang)
+    _ = translator(lang)
     notices = [
         _("Your choices are saved.") if said.changed or said.suppressed else _("Nothing needed changing.")
     ]
+    left = catalogue.load().purposes.get(str(data.get("leave")))
+    if left is not None and left.id in said.withdrawn:  # the button beside one purpose
+        notices = [
+            _("You will no longer receive mails for: %(purpose)s. This took effect at once.")
+            % {"purpose": left.labels.get(lang, left.id)}
+        ]
     if outcome.not_granted:
         notices.append(
             _(
@@ -510,7 +557,7 @@ def unsubscribe(token: str) -> Response:
 def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
     """The one-click answer: a short page, 200, nothing to click, no cookie."""
     cat = catalogue.load()
-    lang = _page_lang(said.standing.lang if said.standing else "nl")
+    lang = _page_lang(said.standing.lang if said.standing else "")
     _ = translator(lang)
     if not said.withdrawn:
         text = _("You were already unsubscribed. Nothing has changed.")

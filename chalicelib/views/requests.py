@@ -14,13 +14,11 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import catalogue
-from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, ntranslator, translator
+from chalicelib.i18n import choose_language, field_messages, language_name, ntranslator, translator
 from chalicelib.pages import invalid_link_page, not_sent_page, page, security_headers
 from chalicelib.web import FORM, JSON, BadRequest, query_of, read_body, wants_json
 
 requests = Blueprint(__name__)
-
-DEFAULT_LANG = "nl"
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -34,23 +32,29 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 def _lang() -> str:
     request = requests.current_request
     query = query_of(request)
+    cat = catalogue.load()
     return choose_language(
-        query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, DEFAULT_LANG
+        query.get("lang"), request.headers.get("accept-language"), tuple(cat.languages), cat.default_lang
     )
 
 
 def _form(
     lang: str, *, status: int = 200, values: dict[str, Any] | None = None, errors: Any = None
 ) -> Response:
-    other = next(lang_ for lang_ in catalogue.LANGUAGES if lang_ != lang)
+    cat = catalogue.load()
     return page(
         "requests.html",
         lang,
         status=status,
-        controller=catalogue.load().controller,
+        controller=cat.controller,
         values=values or {},
         errors=field_messages(errors or {}, lang),
-        switch={"href": f"?lang={other}", "lang": other, "text": LANGUAGE_NAMES[other]},
+        switch=[
+            {"href": f"?lang={other}", "lang": other, "text": language_name(other)}
+            for other in cat.languages
+            if other != lang
+        ],
+        root="",  # this page is /requests: one level up from the others
     )
 
 
@@ -75,14 +79,14 @@ def submit_request() -> Response:
     as_json = wants_json(request)
     lang = _lang()
     if not origin_allowed(request, _sites(), get_settings().base_url):
-        return _json(403, {"error": "origin not allowed"}) if as_json else not_sent_page(lang, 403)
+        return _json(403, {"error": "origin not allowed"}) if as_json else not_sent_page(lang, 403, root="")
     try:
         data = read_body(request)
     except BadRequest as exc:
         if as_json:
             return _json(exc.status, {"errors": {exc.field: exc.message}})
-        return not_sent_page(lang, exc.status)
-    if isinstance(data.get("lang"), str) and data["lang"] in catalogue.LANGUAGES:
+        return not_sent_page(lang, exc.status, root="")
+    if isinstance(data.get("lang"), str) and data["lang"] in catalogue.load().languages:
         lang = data["lang"]
     outcome = rights.submit(data, lang, evidence(request, "request").ip)
     if outcome.throttled:
@@ -96,6 +100,7 @@ def submit_request() -> Response:
             controller=catalogue.load().controller,
             title=_("Please wait"),
             paragraphs=[_("Too many requests are coming from this network. Please try again in an hour.")],
+            root="",
         )
     if not outcome.accepted:
         if as_json:
@@ -122,6 +127,7 @@ def submit_request() -> Response:
             )
             % {"days": days}
         ],
+        root="",
     )
 
 
@@ -141,7 +147,7 @@ def _link_error(exc: Exception) -> Response:
 
     cat = catalogue.load()
     if isinstance(exc, TokenExpired):
-        lang = str(exc.payload["l"]) if exc.payload.get("l") in catalogue.LANGUAGES else DEFAULT_LANG
+        lang = cat.lang_or_default(exc.payload.get("l"))
         _ = translator(lang)
         return page(
             "message.html",
@@ -233,7 +239,7 @@ def do_request(token: str) -> Response:
                 _no_more_mail(_),
             ],
         )
-    data = rights.export(link.subject, evidence(request, "request_link"))
+    data = rights.export(link.subject, evidence(request, "request_link"), link.lang)
     if data is None:
         return page(
             "message.html",

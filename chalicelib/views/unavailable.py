@@ -68,10 +68,11 @@ def answer(exc: Exception, request: Request | None) -> Response:
     # The person's own language where the ledger knew it (the standing it read), else the
     # one the visitor asked for.
     lang = getattr(exc, "lang", None)
-    if lang not in catalogue.LANGUAGES:
+    cat = catalogue.load()
+    if lang not in cat.languages:
         query = query_of(request)
         lang = choose_language(
-            query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
+            query.get("lang"), request.headers.get("accept-language"), tuple(cat.languages), cat.default_lang
         )
     _ = translator(lang)
     response = page(
@@ -79,8 +80,9 @@ def answer(exc: Exception, request: Request | None) -> Response:
         lang,
         status=503,
         link_page=True,
-        controller=catalogue.load().controller,
+        controller=cat.controller,
         title=_("Please try again shortly"),
+        root="" if request.path == "/requests" else "../",  # links are relative to the page's path
         paragraphs=[
             _("This could not be saved just now, and nothing has changed. Please try again in a minute.")
         ],
