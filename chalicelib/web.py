@@ -36,6 +36,10 @@ class BadRequest(Exception):
         self.message = message
 
 
+class OriginRefused(Exception):
+    """A post from a site that may not send it (403); the message says to whom."""
+
+
 def content_type(request: Request) -> str:
     return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
 

@@ -107,3 +107,34 @@ def test_a_bare_ledger_error_on_the_api_is_a_json_503(visitor):
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert response.headers["Content-Type"] == "application/json"
     assert visitor.api("/api/contacts/api@example.com").status_code == 404
+
+
+def _people(visitor) -> list[dict[str, Any]]:
+    """What a signup or an import writes about people (consent texts are stored beforehand,
+    outside the transaction, and are no one's)."""
+    return [i for i in visitor.items() if not i["pk"].startswith("TEXT#")]
+
+
+def test_a_signup_that_keeps_conflicting_is_a_503_not_a_500_and_stores_nothing(visitor):
+    """Before the single retry policy, a signup that still conflicted after one retry leaked
+    botocore's TransactionCanceledException as Chalice's 500."""
+    fields = [("email", "crowded@example.com"), ("purposes", "newsletter")]
+    with dynamodb_cancels_every_transaction() as attempts:
+        page = visitor.post_form("/forms/newsletter", fields)
+        as_json = visitor.post_json(
+            "/forms/newsletter", {"email": "crowded@example.com", "purposes": ["newsletter"]}
+        )
+    assert len(attempts) == 2 * ATTEMPTS
+    assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert as_json.status_code == 503 and "error" in json.loads(as_json.body)
+    assert _people(visitor) == [] and visitor.queued() == []
+
+
+def test_an_import_that_keeps_conflicting_is_a_json_503_and_asks_nobody(visitor):
+    rows = {"contacts": [{"email": "crowd@example.com", "purposes": ["offers"]}]}
+    with dynamodb_cancels_every_transaction() as attempts:
+        response = visitor.api_post("/api/imports", rows)
+    assert len(attempts) == ATTEMPTS
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert _people(visitor) == [] and visitor.queued() == []
