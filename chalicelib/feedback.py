@@ -127,23 +127,15 @@ def handle_notification(message: str) -> int:
         if subject is None:
             log.warning("feedback recipient unreadable", extra={"kind": feedback.kind})
             continue
-        if feedback.kind == "complaint":
-            said = ledger.record_complaint(
-                subject,
-                at=feedback.at,
-                feedback_id=feedback.feedback_id,
-                details=feedback.details,
-                now=utc_now(),
-            )
-        else:
-            said = ledger.record_bounce(
-                subject,
-                permanent=feedback.permanent,
-                at=feedback.at,
-                feedback_id=feedback.feedback_id,
-                details=feedback.details,
-                now=utc_now(),
-            )
+        said = ledger.record_feedback(
+            subject,
+            kind=feedback.kind,
+            permanent=feedback.permanent,
+            at=feedback.at,
+            feedback_id=feedback.feedback_id,
+            details=feedback.details,
+            now=utc_now(),
+        )
         recorded += 1
         metrics.ses_feedback(feedback.kind, feedback.permanent)
         metrics.said_no(said.withdrawn, said.profiling, feedback.kind)

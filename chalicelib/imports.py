@@ -27,6 +27,7 @@ from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyAsked,
     Evidence,
+    Person,
     PurposeWithdrawn,
     RateLimited,
     Suppressed,
@@ -150,15 +151,12 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
     settings = get_settings()
     ledger = get_ledger()
     row = item.row
-    lang = row.lang or DEFAULT_LANG
+    person = Person(item.subject, row.email, row.name, row.lang or DEFAULT_LANG)
     now = utc_now()
     try:
         if row.evidence is not None:
             ledger.record_import(
-                subject=item.subject,
-                email=row.email,
-                name=row.name,
-                lang=lang,
+                person,
                 texts=item.texts,
                 proof={
                     "source": row.evidence.source,
@@ -170,10 +168,7 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
             )
             return _result(item.shown, "imported")
         signup = ledger.record_import_signup(
-            subject=item.subject,
-            email=row.email,
-            name=row.name,
-            lang=lang,
+            person,
             texts=item.texts,
             evidence=evidence,
             now=now,

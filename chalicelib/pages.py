@@ -127,6 +127,7 @@ def render(name: str, lang: str, *, brand: Brand | None = None, **context: Any) 
     # Links between pages are relative (the stage may sit under a path): "../" from
     # /forms/{id}, /confirm/{token} and the like; "" from /requests itself.
     context.setdefault("root", "../")
+    context.setdefault("controller", catalogue.load().controller)  # every page names it
     return (
         environment(lang)
         .get_template(name)

@@ -14,6 +14,7 @@ from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
     Evidence,
+    Person,
     RateLimited,
     SignupGone,
     SignupNow,
@@ -99,10 +100,7 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     subject = keys.subject_id(signup.email)
     try:
         recorded = get_ledger().record_signup(
-            subject=subject,
-            email=signup.email,
-            name=signup.name,
-            lang=lang,
+            Person(subject, signup.email, signup.name, lang),
             form_id=form.id,
             texts=texts,
             evidence=evidence,

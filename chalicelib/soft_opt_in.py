@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib import catalogue
 from chalicelib.keys import get_keys
-from chalicelib.ledger import Evidence, get_ledger, iso, utc_now
+from chalicelib.ledger import Evidence, Person, get_ledger, iso, utc_now
 from chalicelib.models import SoftOptInRequest, ValidationError, api_errors
 from chalicelib.refusals import Invalid
 
@@ -50,10 +50,7 @@ def record(data: dict[str, Any], evidence: Evidence) -> dict[str, Any]:
     ledger = get_ledger()
     now = utc_now()
     ledger.record_soft_opt_in(
-        subject=subject,
-        email=request.email,
-        name=request.name,
-        lang=request.lang or "nl",
+        Person(subject, request.email, request.name, request.lang or "nl"),
         purposes=request.purposes,
         proof=proof,
         evidence=evidence,

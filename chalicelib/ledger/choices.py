@@ -78,52 +78,37 @@ class Choices(People):
 
         return self._carry_out(subject, now, plan)
 
-    def record_complaint(
+    def record_feedback(
         self,
         subject: str,
         *,
-        at: datetime,
-        feedback_id: str | None,
-        details: dict[str, str],
-        now: datetime,
-    ) -> SaidNo:
-        """A spam complaint: a ``complained`` event, every purpose withdrawn (channel
-        ``complaint``), a suppression marker. A redelivered notification changes nothing.
-        For a subject nobody is on file for, only the marker is left."""
-
-        def plan(snapshot: Snapshot | None) -> _Plan:
-            when, change = iso(at), _feedback_change_id(feedback_id)
-            evidence = {"channel": "complaint", **details}
-            result = _Plan(self.table.transaction())
-            if snapshot is not None:
-                _event(result.tx, FEEDBACK, snapshot, when, change, "complained", "complained", evidence)
-                _withdrawals(result, snapshot, snapshot.purposes, evidence, when, change)
-            _suppression(result, subject, "complaint", when)
-            return result
-
-        return self._carry_out(subject, now, plan)
-
-    def record_bounce(
-        self,
-        subject: str,
-        *,
+        kind: str,
         permanent: bool,
         at: datetime,
         feedback_id: str | None,
         details: dict[str, str],
         now: datetime,
     ) -> SaidNo:
-        """A bounce: always a ``bounced`` event. A permanent one also takes the person out
-        of every audience (no consent is withdrawn: the address failed, the person did
-        not say no) and leaves a suppression marker."""
+        """SES feedback about our mail, recorded once (a redelivered notification finds its
+        own event and changes nothing).
+
+        A complaint (``kind`` "complaint"): a ``complained`` event, every purpose withdrawn
+        (channel ``complaint``), a suppression marker; for a subject nobody is on file for,
+        only the marker. A bounce: always a ``bounced`` event; a permanent one also takes
+        the person out of every audience (no consent is withdrawn: the address failed, the
+        person did not say no) and leaves a suppression marker."""
+        complaint = kind == "complaint"
+        evidence = {"channel": kind, **details}
 
         def plan(snapshot: Snapshot | None) -> _Plan:
             when, change = iso(at), _feedback_change_id(feedback_id)
             result = _Plan(self.table.transaction())
+            event = "complained" if complaint else "bounced"
             if snapshot is not None:
-                evidence = {"channel": "bounce", **details}
-                _event(result.tx, FEEDBACK, snapshot, when, change, "bounced", "bounced", evidence)
-                if permanent:
+                _event(result.tx, FEEDBACK, snapshot, when, change, event, event, evidence)
+                if complaint:
+                    _withdrawals(result, snapshot, snapshot.purposes, evidence, when, change)
+                elif permanent:
                     for purpose, item in sorted(snapshot.states.items()):
                         if "aud_pk" in item:
                             result.tx.update(
@@ -132,8 +117,8 @@ class Choices(People):
                                 "REMOVE aud_pk, aud_sk",
                                 condition="attribute_exists(aud_pk)",
                             )
-            if permanent:
-                _suppression(result, subject, "bounce", when)
+            if complaint or permanent:
+                _suppression(result, subject, kind, when)
             return result
 
         return self._carry_out(subject, now, plan)

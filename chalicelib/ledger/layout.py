@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,13 +38,12 @@ Key = dict[str, str]
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of item: its key patterns, what it holds, and when it goes."""
+    """One kind of item: its key patterns, and what it holds and how long."""
 
     name: str
     pk: str
     sk: str
     holds: str
-    expires: str
 
     @property
     def prefixes(self) -> tuple[str, str]:
@@ -52,38 +51,51 @@ class Kind:
         return self.pk.split("<", 1)[0], self.sk.split("<", 1)[0]
 
 
-KINDS: tuple[Kind, ...] = (
-    Kind("profile", "S#<subject>", "PROFILE",
-         "address; name and language as last confirmed; created, retained_since",
-         "while only pending: with the signup (TTL); else until erased"),
-    Kind("pending signup", "S#<subject>", "PENDING#<signup>",
-         "an unconfirmed signup: purposes, form, address, name, language, requested_at,"
-         " mail_sent_at", "TTL (CONSENTRY_PENDING_DAYS), or deleted by its confirmation"),
-    Kind("purpose state", "S#<subject>", "P#<purpose>",
-         "granted | withdrawn, basis, since, the signup that granted it; the sparse audience"
-         " index keys aud_pk = A#<purpose>, aud_sk = <subject> while granted",
-         "with the person"),
-    Kind("profiling flag", "S#<subject>", "PROFILING", "objected | allowed, since", "with the person"),
-    Kind("event", "S#<subject>", "E#<utc>#<id>#<suffix>",
-         "one event with its evidence: type, at, purpose, basis, signup", "with the person"),
-    Kind("request", "S#<subject>", "REQUEST#<type>",
-         "an open access or erasure request: id, requested_at, mail_sent_at",
-         "TTL (CONSENTRY_REQUEST_TOKEN_DAYS)"),
-    Kind("import guard", "S#<subject>", "IMPORT",
-         "that an import without proof asked the address to confirm", "TTL (CONSENTRY_IMPORT_GUARD_DAYS)"),
-    Kind("suppression marker", "SUPPRESS#<subject>", "SUPPRESS",
-         "reason and date; no address", "never: it outlives erasure"),
-    Kind("erasure record", "SUPPRESS#<subject>", "E#<utc>#erased",
-         "that an erasure was done, when, through which channel, how many items",
-         "TTL (CONSENTRY_ERASURE_RECORD_DAYS)"),
-    Kind("consent text", "TEXT#<version>", "TEXT",
-         "the exact consent text of a form, its purpose, language, form, first_shown; written"
-         " once, never overwritten (an imported text stays in its own events)", "never"),
-    Kind("rate counter", "RATE#<name>#<key>", "RATE",
-         "the mail cap (names mail, mailbox): the times t1..tN of the last N mails; per network"
-         " and hour (RATE#<name>#<key>#<window>): a count n",
-         "TTL: its window plus CONSENTRY_RATE_COUNTER_HOURS"),
-)  # fmt: skip
+TABLE = """
+profile            | S#<subject>        | PROFILE
+    address; name and language as last confirmed; created_at, retained_since. expires_at
+    (TTL) while the person is only pending; a retained person is kept until erased
+pending signup     | S#<subject>        | PENDING#<signup>
+    an unconfirmed signup: purposes, form, address, name, language, requested_at, mail_sent_at
+    (and a claim lease while its mail job runs); TTL, or deleted by its confirmation
+purpose state      | S#<subject>        | P#<purpose>
+    granted or withdrawn, basis, since, the signup that granted it; while granted, the sparse
+    audience index's keys aud_pk = A#<purpose>, aud_sk = <subject>
+profiling flag     | S#<subject>        | PROFILING
+    objected or allowed, since
+event              | S#<subject>        | E#<utc>#<id>#<suffix>
+    one event with its evidence: type, at, purpose, basis, signup; an unconfirmed signup's
+    expire with it
+request            | S#<subject>        | REQUEST#<type>
+    an open access or erasure request: id, requested_at, mail_sent_at (TTL: the link's life)
+import guard       | S#<subject>        | IMPORT
+    that an import without proof asked the address to confirm (TTL)
+suppression marker | SUPPRESS#<subject> | SUPPRESS
+    reason and date; no address. It outlives erasure
+erasure record     | SUPPRESS#<subject> | E#<utc>#erased
+    that an erasure was done: when, through which channel, how many items (TTL)
+consent text       | TEXT#<version>     | TEXT
+    the exact consent text of a form, its purpose, language, form, first_shown; written once,
+    never overwritten (an imported row's own text stays in its events)
+rate counter       | RATE#<name>#<key>  | RATE
+    the mail cap (mail, mailbox): the times t1..tN of the last N mails; per network and hour
+    (RATE#<name>#<key>#<window>): a count n. TTL: the window and CONSENTRY_RATE_COUNTER_HOURS
+"""
+"""Every kind of item, read by ``KINDS``: a row ``name | pk | sk``, then what it holds."""
+
+
+def _kinds(table: str) -> tuple[Kind, ...]:
+    kinds: list[Kind] = []
+    for line in table.strip("\n").splitlines():
+        if line.startswith(" "):
+            kinds[-1] = replace(kinds[-1], holds=f"{kinds[-1].holds} {line.strip()}".strip())
+        else:
+            name, pk, sk = (part.strip() for part in line.split("|"))
+            kinds.append(Kind(name, pk, sk, ""))
+    return tuple(kinds)
+
+
+KINDS = _kinds(TABLE)
 
 
 def kind_of(pk: str, sk: str) -> Kind | None:
@@ -172,6 +184,14 @@ AUDIENCE_INDEX = "audience"
 def audience(purpose: str) -> str:
     """The sparse index's partition for a purpose: only granted states carry it."""
     return f"A#{purpose}"
+
+
+LISTED = "aud_pk = :aud_pk, aud_sk = :aud_sk"
+"""The update that lists a granted state in the sparse index (values: ``listed``)."""
+
+
+def listed(subject: str, purpose: str) -> dict[str, str]:
+    return {":aud_pk": audience(purpose), ":aud_sk": subject}
 
 
 # -- times and ids -----------------------------------------------------------------------

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from chalicelib.ledger import layout
 from chalicelib.ledger.counters import counted, over_cap
 from chalicelib.ledger.errors import AlreadyAsked, LedgerError, PurposeWithdrawn, Refused, Suppressed
 from chalicelib.ledger.layout import iso, new_id
-from chalicelib.ledger.records import Evidence, RateCap, Signup
-from chalicelib.ledger.signups import Signups
+from chalicelib.ledger.records import Evidence, Person, RateCap, Signup
+from chalicelib.ledger.signups import Asked, Signups, grant_state
 from chalicelib.ledger.table import Transaction
 
 if TYPE_CHECKING:
@@ -42,11 +42,8 @@ class _Grant:
 class Proof(Signups):
     def record_soft_opt_in(
         self,
+        person: Person,
         *,
-        subject: str,
-        email: str,
-        name: str | None,
-        lang: str,
         purposes: Sequence[str],
         proof: Mapping[str, Any],
         evidence: Evidence,
@@ -58,15 +55,12 @@ class Proof(Signups):
         """
         proven = {**evidence.as_dict(), **proof}
         grants = [_Grant(p, "soft_opt_in", "soft_opt_in_recorded", proven) for p in purposes]
-        self._grant_with_proof(subject, email=email, name=name, lang=lang, grants=grants, now=now)
+        self._grant_with_proof(person, grants, now)
 
     def record_import(
         self,
+        person: Person,
         *,
-        subject: str,
-        email: str,
-        name: str | None,
-        lang: str,
         texts: Sequence[ConsentText],
         proof: Mapping[str, Any],
         evidence: Evidence,
@@ -88,21 +82,10 @@ class Proof(Signups):
             )
             for t in texts
         ]
-        self._grant_with_proof(subject, email=email, name=name, lang=lang, grants=grants, now=now)
+        self._grant_with_proof(person, grants, now)
 
     def record_import_signup(
-        self,
-        *,
-        subject: str,
-        email: str,
-        name: str | None,
-        lang: str,
-        texts: Sequence[ConsentText],
-        evidence: Evidence,
-        now: datetime,
-        retention_seconds: int,
-        guard_seconds: int,
-        caps: Sequence[RateCap] = (),
+        self, person: Person, *, guard_seconds: int, caps: Sequence[RateCap] = (), **asked: Unpack[Asked]
     ) -> Signup:
         """An imported row without proof: a pending signup exactly like a form's, never a grant.
 
@@ -113,10 +96,9 @@ class Proof(Signups):
         lasts. Raises Suppressed, PurposeWithdrawn or AlreadyAsked. The texts must be
         stored already (store_texts).
         """
+        subject, now = person.subject, asked["now"]
         tx = counted(self.table.transaction(), caps, now)
-        signup = self._pending_signup(
-            tx, subject, email, name, lang, "import", texts, evidence, now, retention_seconds
-        )
+        signup = self._pending_signup(tx, person, "import", **asked)
         _not_suppressed(tx, subject)
         tx.put(
             GUARD,
@@ -128,7 +110,7 @@ class Proof(Signups):
             condition="attribute_not_exists(pk) OR expires_at <= :now",
             values={":now": int(now.timestamp())},
         )
-        for text in texts:
+        for text in asked["texts"]:
             _not_withdrawn(tx, subject, text.purpose)
         try:
             tx.commit()
@@ -140,24 +122,16 @@ class Proof(Signups):
             raise self._refusal(subject, refused) from refused
         return signup
 
-    def _grant_with_proof(
-        self,
-        subject: str,
-        *,
-        email: str,
-        name: str | None,
-        lang: str,
-        grants: Sequence[_Grant],
-        now: datetime,
-    ) -> None:
+    def _grant_with_proof(self, person: Person, grants: Sequence[_Grant], now: datetime) -> None:
         """Grants that need no confirmation click (a sale, an import with proof): each
         gets its event and its state in one transaction that also checks the suppression
         marker and keeps the profile."""
         at = iso(now)
         event_id = new_id()
+        subject = person.subject
         tx = self.table.transaction()
         _not_suppressed(tx, subject)
-        _retain_profile(tx, subject, email=email, name=name, lang=lang, at=at)
+        _retain_profile(tx, person, at)
         for grant in grants:
             tx.event(
                 f"event:{grant.purpose}",
@@ -200,9 +174,7 @@ def _not_withdrawn(tx: Transaction, subject: str, purpose: str) -> None:
     )
 
 
-def _retain_profile(
-    tx: Transaction, subject: str, *, email: str, name: str | None, lang: str, at: str
-) -> None:
+def _retain_profile(tx: Transaction, person: Person, at: str) -> None:
     """Create or keep the profile, retained from now on: a grant makes it proof."""
     sets = [
         "email = if_not_exists(email, :email)",
@@ -210,15 +182,15 @@ def _retain_profile(
         "created_at = if_not_exists(created_at, :at)",
         "retained_since = if_not_exists(retained_since, :at)",
     ]
-    values: dict[str, Any] = {":email": email, ":lang": lang, ":at": at}
-    if name:
+    values: dict[str, Any] = {":email": person.email, ":lang": person.lang, ":at": at}
+    if person.name:
         sets.append("#name = if_not_exists(#name, :name)")
-        values[":name"] = name
+        values[":name"] = person.name
     tx.update(
         "profile",
-        layout.profile(subject),
+        layout.profile(person.subject),
         "SET " + ", ".join(sets) + " REMOVE expires_at",
-        names={"#name": "name"} if name else None,
+        names={"#name": "name"} if person.name else None,
         values=values,
     )
 
@@ -233,18 +205,12 @@ def _grant_unless_withdrawn(tx: Transaction, subject: str, purpose: str, basis: 
         assigns = "basis = :basis, since = :at"
     else:
         assigns = "basis = if_not_exists(basis, :basis), since = if_not_exists(since, :at)"
-    tx.update(
+    grant_state(
+        tx,
         GRANT + purpose,
-        layout.state(subject, purpose),
-        f"SET #state = :granted, {assigns}, aud_pk = :aud_pk, aud_sk = :aud_sk",
+        subject,
+        purpose,
+        assigns,
         condition="attribute_not_exists(#state) OR #state <> :withdrawn",
-        names={"#state": "state"},
-        values={
-            ":granted": "granted",
-            ":withdrawn": "withdrawn",
-            ":basis": basis,
-            ":at": at,
-            ":aud_pk": layout.audience(purpose),
-            ":aud_sk": subject,
-        },
+        values={":withdrawn": "withdrawn", ":basis": basis, ":at": at},
     )

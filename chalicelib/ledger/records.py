@@ -52,6 +52,17 @@ class RateCap:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Whom a signup, a soft opt-in or an import names: the subject, and what was given
+    for it (an address, a name, a language)."""
+
+    subject: str
+    email: str
+    name: str | None
+    lang: str
+
+
+@dataclass(frozen=True)
 class Signup:
     id: str
     subject: str

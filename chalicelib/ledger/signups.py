@@ -9,17 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from chalicelib.ledger import layout
 from chalicelib.ledger.counters import Counters, counted, over_cap
 from chalicelib.ledger.errors import AlreadyConfirmed, LedgerConflict, Refused, SignupGone
 from chalicelib.ledger.layout import iso, new_id, utc_now
-from chalicelib.ledger.records import Evidence, PendingMail, RateCap, Signup, SignupNow, Snapshot
+from chalicelib.ledger.records import Evidence, PendingMail, Person, RateCap, Signup, SignupNow, Snapshot
 from chalicelib.ledger.table import PLANS, Op, Transaction
 
 if TYPE_CHECKING:
     from chalicelib.catalogue import ConsentText
+
+
+class Asked(TypedDict):
+    """What a pending signup asks and when: a form's, or an imported row's without proof."""
+
+    texts: Sequence[ConsentText]
+    evidence: Evidence
+    now: datetime
+    retention_seconds: int
+
 
 # Text versions this container has stored (per table): a text is written once and never
 # changes, so one write per container and version is enough.
@@ -33,29 +43,16 @@ def clear_cache() -> None:
 
 class Signups(Counters):
     def record_signup(
-        self,
-        *,
-        subject: str,
-        email: str,
-        name: str | None,
-        lang: str,
-        form_id: str,
-        texts: Sequence[ConsentText],
-        evidence: Evidence,
-        now: datetime,
-        retention_seconds: int,
-        caps: Sequence[RateCap] = (),
+        self, person: Person, *, form_id: str, caps: Sequence[RateCap] = (), **asked: Unpack[Asked]
     ) -> Signup:
         """Pending state, one signup_requested event per purpose, and the texts: one call.
 
         Each cap's counter is incremented in the same transaction, on condition that it is
         below its limit: a capped signup writes nothing and raises RateLimited.
         """
-        self.store_texts(texts, form_id, now)
-        tx = counted(self.table.transaction(), caps, now)
-        signup = self._pending_signup(
-            tx, subject, email, name, lang, form_id, texts, evidence, now, retention_seconds
-        )
+        self.store_texts(asked["texts"], form_id, asked["now"])
+        tx = counted(self.table.transaction(), caps, asked["now"])
+        signup = self._pending_signup(tx, person, form_id, **asked)
         try:
             tx.commit()
         except Refused as refused:
@@ -63,20 +60,13 @@ class Signups(Counters):
         return signup
 
     def _pending_signup(
-        self,
-        tx: Transaction,
-        subject: str,
-        email: str,
-        name: str | None,
-        lang: str,
-        form_id: str,
-        texts: Sequence[ConsentText],
-        evidence: Evidence,
-        now: datetime,
-        retention_seconds: int,
+        self, tx: Transaction, person: Person, form_id: str, **asked: Unpack[Asked]
     ) -> Signup:
         """Add a pending signup to ``tx``: the profile's address and expiry, the signup,
         one event per purpose. The texts must be stored already."""
+        texts, evidence, now = asked["texts"], asked["evidence"], asked["now"]
+        retention_seconds = asked["retention_seconds"]
+        subject = person.subject
         signup_id = new_id()
         at = iso(now)
         expires = int(now.timestamp()) + retention_seconds
@@ -89,7 +79,7 @@ class Signups(Counters):
             layout.profile(subject),
             "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :at),"
             " expires_at = if_not_exists(retained_since, :exp)",
-            values={":email": email, ":at": at, ":exp": expires},
+            values={":email": person.email, ":at": at, ":exp": expires},
         )
         tx.put(
             "pending",
@@ -97,9 +87,9 @@ class Signups(Counters):
                 **layout.pending(subject, signup_id),
                 "purposes": list(purposes),
                 "form": form_id,
-                "email": email,
-                "name": name or None,
-                "lang": lang,
+                "email": person.email,
+                "name": person.name or None,
+                "lang": person.lang,
                 "requested_at": at,
                 "expires_at": expires,
             },
@@ -114,7 +104,12 @@ class Signups(Counters):
                 purpose=text.purpose,
                 signup=signup_id,
                 expires_at=expires,
-                evidence={**evidence.as_dict(), "form": form_id, "lang": lang, "text_version": text.version},
+                evidence={
+                    **evidence.as_dict(),
+                    "form": form_id,
+                    "lang": person.lang,
+                    "text_version": text.version,
+                },
             )
         return Signup(signup_id, subject, at, purposes)
 
@@ -306,23 +301,16 @@ class Signups(Counters):
                 "REMOVE expires_at",
                 condition="attribute_exists(pk)",
             )
-            tx.update(
+            grant_state(
+                tx,
                 f"state:{purpose}",
-                layout.state(subject, purpose),
-                "SET #state = :granted, basis = :consent, since = :at,"
-                " signup = :signup, aud_pk = :aud_pk, aud_sk = :aud_sk",
+                subject,
+                purpose,
+                "basis = :consent, since = :at, signup = :signup",
                 # Nothing stamped later may be overwritten: a withdrawal that won a race
                 # stays the last word, and this grant is stamped anew after it.
                 condition="attribute_not_exists(since) OR since < :at",
-                names={"#state": "state"},
-                values={
-                    ":granted": "granted",
-                    ":consent": "consent",
-                    ":at": at,
-                    ":signup": signup_id,
-                    ":aud_pk": layout.audience(purpose),
-                    ":aud_sk": subject,
-                },
+                values={":consent": "consent", ":at": at, ":signup": signup_id},
             )
             tx.event(
                 f"confirmed:{purpose}",
@@ -335,3 +323,25 @@ class Signups(Counters):
                 evidence={**evidence.as_dict(), "requested_at": requested_at},
             )
         return tx
+
+
+def grant_state(
+    tx: Transaction,
+    label: str,
+    subject: str,
+    purpose: str,
+    sets: str,
+    *,
+    condition: str,
+    values: dict[str, Any],
+) -> None:
+    """A purpose granted (with ``sets`` besides): its state, and the sparse audience keys
+    that list it while it stays granted."""
+    tx.update(
+        label,
+        layout.state(subject, purpose),
+        f"SET #state = :granted, {sets}, {layout.LISTED}",
+        condition=condition,
+        names={"#state": "state"},
+        values={":granted": "granted", **values, **layout.listed(subject, purpose)},
+    )

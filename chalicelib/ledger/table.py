@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
 
 from chalicelib.ledger import layout
 from chalicelib.ledger.errors import LedgerConflict, LedgerUnavailable, Refused
@@ -46,6 +46,19 @@ BATCH_WRITE = 25
 Action = Literal["Put", "Update", "Delete", "ConditionCheck"]
 
 
+class Names(TypedDict, total=False):
+    """The attribute names and values a write's expressions use."""
+
+    names: Mapping[str, str] | None
+    values: Mapping[str, Any] | None
+
+
+class Expression(Names, total=False):
+    """A write's condition, and its names and values."""
+
+    condition: str | None
+
+
 @dataclass(frozen=True)
 class Op:
     """One labelled write: the label names it when DynamoDB refuses it."""
@@ -55,65 +68,35 @@ class Op:
     body: dict[str, Any]
 
     @staticmethod
-    def put(
-        label: str,
-        item: Mapping[str, Any],
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> Op:
+    def put(label: str, item: Mapping[str, Any], **expression: Unpack[Expression]) -> Op:
         """Put an item (its None attributes left out)."""
-        return Op(label, "Put", _expression({"Item": layout.coded(item)}, condition, names, values))
+        return Op(label, "Put", _expression({"Item": layout.coded(item)}, expression))
 
     @staticmethod
-    def update(
-        label: str,
-        key: Key,
-        expression: str,
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> Op:
-        body = {"Key": layout.coded(key), "UpdateExpression": expression}
-        return Op(label, "Update", _expression(body, condition, names, values))
+    def update(label: str, key: Key, update: str, **expression: Unpack[Expression]) -> Op:
+        body = {"Key": layout.coded(key), "UpdateExpression": update}
+        return Op(label, "Update", _expression(body, expression))
 
     @staticmethod
-    def delete(
-        label: str,
-        key: Key,
-        *,
-        condition: str | None = None,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> Op:
-        return Op(label, "Delete", _expression({"Key": layout.coded(key)}, condition, names, values))
+    def delete(label: str, key: Key, **expression: Unpack[Expression]) -> Op:
+        return Op(label, "Delete", _expression({"Key": layout.coded(key)}, expression))
 
     @staticmethod
-    def check(
-        label: str,
-        key: Key,
-        condition: str,
-        *,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
-    ) -> Op:
+    def check(label: str, key: Key, condition: str, **expression: Unpack[Names]) -> Op:
         """A condition on an item this transaction does not write."""
-        return Op(label, "ConditionCheck", _expression({"Key": layout.coded(key)}, condition, names, values))
+        return Op(
+            label,
+            "ConditionCheck",
+            _expression({"Key": layout.coded(key)}, {**expression, "condition": condition}),
+        )
 
 
-def _expression(
-    body: dict[str, Any],
-    condition: str | None,
-    names: Mapping[str, str] | None,
-    values: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    if condition:
+def _expression(body: dict[str, Any], expression: Expression) -> dict[str, Any]:
+    if condition := expression.get("condition"):
         body["ConditionExpression"] = condition
-    if names:
+    if names := expression.get("names"):
         body["ExpressionAttributeNames"] = dict(names)
-    if values:
+    if values := expression.get("values"):
         body["ExpressionAttributeValues"] = layout.coded(values)
     return body
 
@@ -252,16 +235,16 @@ class Transaction:
             self.ops.append(op)
         return self
 
-    def put(self, label: str, item: Mapping[str, Any], **expression: Any) -> Transaction:
+    def put(self, label: str, item: Mapping[str, Any], **expression: Unpack[Expression]) -> Transaction:
         return self.add(Op.put(label, item, **expression))
 
-    def update(self, label: str, key: Key, expression: str, **conditions: Any) -> Transaction:
-        return self.add(Op.update(label, key, expression, **conditions))
+    def update(self, label: str, key: Key, update: str, **expression: Unpack[Expression]) -> Transaction:
+        return self.add(Op.update(label, key, update, **expression))
 
-    def delete(self, label: str, key: Key, **conditions: Any) -> Transaction:
-        return self.add(Op.delete(label, key, **conditions))
+    def delete(self, label: str, key: Key, **expression: Unpack[Expression]) -> Transaction:
+        return self.add(Op.delete(label, key, **expression))
 
-    def check(self, label: str, key: Key, condition: str, **expression: Any) -> Transaction:
+    def check(self, label: str, key: Key, condition: str, **expression: Unpack[Names]) -> Transaction:
         return self.add(Op.check(label, key, condition, **expression))
 
     def event(self, label: str, key: Key, **attrs: Any) -> Transaction:

@@ -91,6 +91,16 @@ class Scene:
         request = self.request
         return request is None or request.path.startswith("/api/") or wants_json(request)
 
+    def placement(self) -> dict[str, Any]:
+        """Where a page of this scene stands: the form's look, framed, embedded, a link page."""
+        return {
+            "form": self.form,
+            "link_page": self.link_page,
+            "frame_ancestors": self.frame_ancestors,
+            "embed": self.embed,
+            "root": self.root,
+        }
+
     def language(self, preferred: object = None) -> str:
         """``preferred`` (a person's own, as the ledger read it), else the page's, else the
         visitor's (``?lang=``, then Accept-Language), else the default."""
@@ -178,30 +188,15 @@ def message(
     **context: Any,
 ) -> Response:
     """A short page: a title, paragraphs, maybe a link; in ``form``'s look."""
-    cat = catalogue.load()
+    look = catalogue.load().brand_of(form)
     return page(
-        "message.html",
-        lang,
-        status=status,
-        controller=cat.controller,
-        brand=cat.brand_of(form),
-        title=title,
-        paragraphs=paragraphs,
-        **context,
+        "message.html", lang, status=status, brand=look, title=title, paragraphs=paragraphs, **context
     )
 
 
 def _scene_page(scene: Scene, lang: str, **context: Any) -> Response:
     """A message page placed as the scene says: framed, embedded, a link page or not."""
-    return message(
-        lang,
-        form=scene.form,
-        link_page=scene.link_page,
-        frame_ancestors=scene.frame_ancestors,
-        embed=scene.embed,
-        root=scene.root,
-        **context,
-    )
+    return message(lang, **scene.placement(), **context)
 
 
 def not_sent(status: int, scene: Scene, *, framed: bool = True) -> Response:

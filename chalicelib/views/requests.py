@@ -14,21 +14,12 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import catalogue
-from chalicelib.i18n import choose_language, field_messages, language_name, ntranslator, translator
+from chalicelib.i18n import field_messages, language_name, ntranslator, translator
 from chalicelib.pages import page, security_headers
-from chalicelib.views.answers import json_answer, message, set_scene
-from chalicelib.web import FORM, JSON, query_of, read_body, wants_json
+from chalicelib.views.answers import json_answer, message, scene, set_scene
+from chalicelib.web import FORM, JSON, read_body, wants_json
 
 requests = Blueprint(__name__)
-
-
-def _lang() -> str:
-    request = requests.current_request
-    query = query_of(request)
-    cat = catalogue.load()
-    return choose_language(
-        query.get("lang"), request.headers.get("accept-language"), tuple(cat.languages), cat.default_lang
-    )
 
 
 def _form(
@@ -39,7 +30,6 @@ def _form(
         "requests.html",
         lang,
         status=status,
-        controller=cat.controller,
         values=values or {},
         errors=field_messages(errors or {}, lang),
         switch=[
@@ -53,7 +43,7 @@ def _form(
 
 @requests.route("/requests", methods=["GET"])
 def show_request_form() -> Response:
-    return _form(_lang())
+    return _form(scene().language())
 
 
 def _sites() -> tuple[str, ...]:
@@ -70,7 +60,7 @@ def submit_request() -> Response:
     from chalicelib.web import OriginRefused, evidence, origin_allowed
 
     request = requests.current_request
-    lang = _lang()
+    lang = scene().language()
     set_scene(lang=lang, root="")  # this page is /requests: one level up from the others
     if not origin_allowed(request, _sites(), get_settings().base_url):
         raise OriginRefused("origin not allowed")
