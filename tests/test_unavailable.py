@@ -13,57 +13,19 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
-
 from chalicelib.ledger.table import ATTEMPTS
+from tests.races import cancels_every_transaction
 
 EVIDENCE = {"order_id": "ORD-9", "purchased_at": "2025-02-01T12:00:00Z", "opt_out_offered": True}
 
 
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
-
-
 @contextlib.contextmanager
 def dynamodb_cancels_every_transaction() -> Iterator[list[int]]:
-    """DynamoDB's own 400 for a transaction that lost to others, parsed by botocore as
-    it parses DynamoDB's wire answer, for every attempt. A ``before-call`` answer replaces
-    the request (a ``before-send`` one would still let moto run the transaction)."""
-    from botocore.parsers import create_parser
-
+    """On the app's own DynamoDB client (tests/races.py has the hook)."""
     from chalicelib import ledger
 
-    attempts: list[int] = []
-
-    def cancel(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        items = json.loads(params["body"])["TransactItems"]
-        attempts.append(len(items))
-        body = json.dumps(
-            {
-                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
-                "CancellationReasons": [{"Code": "TransactionConflict"} for _ in items],
-            }
-        ).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "test"}
-        parser = create_parser(model.service_model.protocol)
-        wire = {"status_code": 400, "headers": headers, "body": body}
-        parsed = parser.parse(wire, model.output_shape)
-        # As botocore's endpoint does: the modeled fields of the error (CancellationReasons).
-        error_shape = model.service_model.shape_for_error_code(parsed["Error"]["Code"])
-        parsed.update(parser.parse(wire, error_shape))
-        return AWSResponse("https://dynamodb.eu-west-1.amazonaws.com/", 400, headers, _Raw(body)), parsed
-
-    client = ledger.client()
-    client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", cancel)
-    try:
+    with cancels_every_transaction(ledger.client()) as attempts:
         yield attempts
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", cancel)
 
 
 def _statuses(visitor, email):
