@@ -76,7 +76,7 @@ VALUES = [
 ]
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+@pytest.mark.parametrize("value", VALUES, ids=[f"{i}-{type(v).__name__}" for i, v in enumerate(VALUES)])
 def test_values_are_coded_as_boto3_codes_them(value):
     ours, theirs = layout.encode(value), TypeSerializer().serialize(value)
     if "SS" in ours or "NS" in ours:  # sets: the same members, in any order

@@ -18,6 +18,7 @@ from chalicelib.ledger.choices import Choices
 from chalicelib.ledger.errors import (
     AlreadyAsked,
     AlreadyConfirmed,
+    Busy,
     LedgerConflict,
     LedgerError,
     LedgerUnavailable,
@@ -75,6 +76,7 @@ __all__ = [
     "AlreadyAsked",
     "AlreadyConfirmed",
     "AudienceMember",
+    "Busy",
     "Evidence",
     "Ledger",
     "LedgerConflict",

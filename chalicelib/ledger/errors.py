@@ -8,6 +8,7 @@ with Retry-After). Every other error is an answer the caller owes its user.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class LedgerError(Exception):
@@ -54,6 +55,11 @@ class AlreadyAsked(LedgerError):
     """An earlier import already sent this address its one confirmation mail."""
 
 
+class Busy(LedgerError):
+    """Another delivery of the same mail job holds its claim: this one sends nothing, and
+    the queue delivers the job again after the claim's lease (in case its holder died)."""
+
+
 class LedgerUnavailable(LedgerError):
     """The ledger could not finish: nothing was written; the same request may be sent again."""
 
@@ -78,9 +84,11 @@ class Refused(LedgerUnavailable):
 
     CONDITION = "ConditionalCheckFailed"
 
-    def __init__(self, codes: Mapping[str, str]) -> None:
+    def __init__(self, codes: Mapping[str, str], item: dict[str, Any] | None = None) -> None:
         super().__init__(", ".join(f"{label}: {code}" for label, code in codes.items()))
         self.codes = dict(codes)
+        self.item = item
+        """The item as it was, where the write asked for it (``Table.write(old=True)``)."""
 
     @property
     def failed(self) -> frozenset[str]:

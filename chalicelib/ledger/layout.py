@@ -67,7 +67,8 @@ event              | S#<subject>        | E#<utc>#<id>#<suffix>
     one event with its evidence: type, at, purpose, basis, signup; an unconfirmed signup's
     expire with it
 request            | S#<subject>        | REQUEST#<type>
-    an open access or erasure request: id, requested_at, mail_sent_at (TTL: the link's life)
+    an open access or erasure request: id, requested_at, mail_sent_at (and a claim lease while
+    its mail job runs); TTL: the link's life
 import guard       | S#<subject>        | IMPORT
     that an import without proof asked the address to confirm (TTL)
 suppression marker | SUPPRESS#<subject> | SUPPRESS

@@ -81,6 +81,8 @@ class PendingMail:
     purposes: tuple[str, ...]
     expires_at: int
     already_sent: bool
+    claim: str = ""
+    """This delivery's claim on the mail (signups.claim_confirmation)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class RequestMail:
     email: str
     name: str | None
     lang: str
+    claim: str = ""
+    """This delivery's claim on the mail (rights.open_request)."""
 
 
 @dataclass(frozen=True)

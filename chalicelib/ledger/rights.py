@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.ledger import layout
+from chalicelib.ledger import claims, layout
 from chalicelib.ledger.counters import Counters, counted, over_cap
-from chalicelib.ledger.errors import Refused
+from chalicelib.ledger.errors import Busy, Refused
 from chalicelib.ledger.layout import iso, new_id
 from chalicelib.ledger.records import Evidence, RateCap, RequestMail
 from chalicelib.ledger.table import Op
@@ -43,47 +43,72 @@ class Rights(Counters):
         can bomb an address with request mail), or when this job's mail went before.
         The mail is counted against ``caps`` in the same write that opens the request,
         only for a known person: RateLimited when over (nothing is written then). A
-        redelivered job whose request is open but unmailed is not counted again.
+        redelivered job whose request is open but unmailed is not counted again. The
+        request is claimed for this delivery of the job (claims.py): Busy while another
+        delivery's claim lasts.
         """
         keys = [layout.profile(subject), layout.request(subject, kind)]
         items = {i["sk"]: i for i in self.table.get_many(keys)}
         profile, request = items.get(keys[0]["sk"]), items.get(keys[1]["sk"])
         if profile is None or layout.expired(profile, now):
             return None
-        open_request = request is not None and not layout.expired(request, now)
-        if (
-            request is not None
-            and open_request
-            and (request.get("id") != request_id or "mail_sent_at" in request)
-        ):
-            return None
-        person = RequestMail(
-            email=profile["email"], name=profile.get("name"), lang=profile.get("lang") or "nl"
-        )
-        if open_request:
-            return person  # this job's own request, opened and counted before its mail failed
+        if request is not None and not layout.expired(request, now):
+            if request.get("id") != request_id or "mail_sent_at" in request:
+                return None
+            # This job's own request, opened and counted before its mail failed: claimed
+            # again for this delivery (claims.py), not counted again.
+            condition = "id = :id AND attribute_not_exists(mail_sent_at)"
+            claimed = claims.claim(self.table, REQUEST, keys[1], condition, now, **{":id": request_id})
+            if claimed is None:
+                return None
+            claim = str(claimed["claim"])
+        else:
+            claim = self._open(keys[1], request_id, kind, now, lifetime_seconds, caps)
+            if not claim:
+                return None
+        return RequestMail(profile["email"], profile.get("name"), profile.get("lang") or "nl", claim)
+
+    def _open(
+        self,
+        key: layout.Key,
+        request_id: str,
+        kind: str,
+        now: datetime,
+        lifetime_seconds: int,
+        caps: Sequence[RateCap],
+    ) -> str:
+        """Open the request, claimed for this delivery, with its mail counted against the
+        caps: one transaction. The claim; raises Busy or Refused when another delivery or job
+        opened it first (``open_request`` answers those)."""
+        claimed = claims.lease(now)
         tx = counted(self.table.transaction(), caps, now)
         tx.put(
             REQUEST,
             {
-                **keys[1],
+                **key,
                 "id": request_id,
                 "type": kind,
                 "requested_at": iso(now),
                 "expires_at": int(now.timestamp()) + lifetime_seconds,
+                "claim": claimed[":claim"],
+                "claimed_until": claimed[":until"],
             },
-            condition="attribute_not_exists(pk) OR expires_at <= :now OR id = :id",
-            values={":now": int(now.timestamp()), ":id": request_id},
+            condition="attribute_not_exists(pk) OR expires_at <= :now",
+            values={":now": int(now.timestamp())},
         )
         try:
             tx.commit()
         except Refused as refused:
             if (capped := over_cap(refused)) is not None:
                 raise capped from refused
-            if REQUEST in refused.failed:
-                return None  # another job opened a request of this kind meanwhile
-            raise
-        return person
+            if REQUEST not in refused.failed:
+                raise
+            # Opened meanwhile: by another delivery of this very job (still at it: Busy)
+            # or by another job (its link works: no second mail).
+            if claims.held(self.table.get(key), now):
+                raise Busy(REQUEST) from refused
+            return ""
+        return str(claimed[":claim"])
 
     def record_request_mail_sent(
         self, *, subject: str, kind: str, request_id: str, sent_at: str, message_id: str
@@ -94,7 +119,7 @@ class Rights(Counters):
                 Op.update(
                     REQUEST,
                     layout.request(subject, kind),
-                    "SET mail_sent_at = :at, message_id = :mid",
+                    f"SET mail_sent_at = :at, message_id = :mid {claims.RELEASED}",
                     condition="id = :id AND attribute_not_exists(mail_sent_at)",
                     values={":at": sent_at, ":mid": message_id, ":id": request_id},
                 )
@@ -102,6 +127,10 @@ class Rights(Counters):
         except Refused:
             return False
         return True
+
+    def release_request(self, subject: str, kind: str, claim: str) -> None:
+        """The mail could not be sent: the queue's retry may claim it at once."""
+        claims.release(self.table, REQUEST, layout.request(subject, kind), claim)
 
     def record_access_export(self, *, subject: str, evidence: Evidence, now: datetime) -> bool:
         """Record that the person took their data; False when nobody is on file."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from chalicelib.ledger import layout
+from chalicelib.ledger import claims, layout
 from chalicelib.ledger.counters import Counters, counted, over_cap
 from chalicelib.ledger.errors import AlreadyConfirmed, LedgerConflict, Refused, SignupGone
 from chalicelib.ledger.layout import iso, new_id, utc_now
@@ -145,22 +145,34 @@ class Signups(Counters):
 
     # -- the confirmation mail -----------------------------------------------------------
 
-    def pending_mail(self, subject: str, signup_id: str, now: datetime) -> PendingMail | None:
-        """The pending signup (and the profile, for signups stored before they kept their own
-        address) in one read; None when the signup is gone."""
-        keys = [layout.profile(subject), layout.pending(subject, signup_id)]
-        items = {i["sk"]: i for i in self.table.get_many(keys)}
-        profile, pending = items.get(keys[0]["sk"]), items.get(keys[1]["sk"])
-        if not profile or not pending or int(pending["expires_at"]) <= now.timestamp():
+    def claim_confirmation(self, subject: str, signup_id: str, now: datetime) -> PendingMail | None:
+        """Claim the signup's confirmation mail for this delivery of its job (claims.py):
+        one conditional update that also reads the signup. None when the signup is gone,
+        expired or mailed; raises Busy while another delivery's claim lasts."""
+        pending = claims.claim(
+            self.table,
+            "pending",
+            layout.pending(subject, signup_id),
+            "attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(mail_sent_at)",
+            now,
+        )
+        if pending is None:
             return None
+        # Signups stored before they kept their own address: the profile has it.
+        email = pending.get("email") or (self.table.get(layout.profile(subject)) or {}).get("email")
         return PendingMail(
-            email=pending.get("email") or profile["email"],
+            email=str(email),
             lang=pending.get("lang") or "nl",
             form_id=pending["form"],
             purposes=tuple(pending["purposes"]),
             expires_at=int(pending["expires_at"]),
-            already_sent="mail_sent_at" in pending,
+            already_sent=False,
+            claim=str(pending["claim"]),
         )
+
+    def release_confirmation(self, subject: str, signup_id: str, claim: str) -> None:
+        """The mail could not be sent: the queue's retry may claim it at once."""
+        claims.release(self.table, "pending", layout.pending(subject, signup_id), claim)
 
     def record_confirmation_sent(
         self, *, subject: str, signup_id: str, sent_at: str, expires_at: int, message_id: str
@@ -170,7 +182,7 @@ class Signups(Counters):
         tx.update(
             "pending",
             layout.pending(subject, signup_id),
-            "SET mail_sent_at = :at",
+            f"SET mail_sent_at = :at {claims.RELEASED}",
             condition="attribute_exists(pk) AND attribute_not_exists(mail_sent_at)",
             values={":at": sent_at},
         )

@@ -170,10 +170,13 @@ class Table:
     def transaction(self) -> Transaction:
         return Transaction(self)
 
-    def write(self, op: Op, *, return_new: bool = False) -> dict[str, Any] | None:
+    def write(self, op: Op, *, return_new: bool = False, old: bool = False) -> dict[str, Any] | None:
         """One item written on its own (a Put or an Update): the item as written when
-        ``return_new`` (Updates only), else None. A failed condition raises Refused."""
+        ``return_new`` (Updates only), else None. A failed condition raises Refused; with
+        ``old``, the refusal carries the item as it was (None: there was none)."""
         params: dict[str, Any] = {**op.body, "TableName": self.name}
+        if old:
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
             if op.action == "Put":
                 self.client.put_item(**params)
@@ -184,7 +187,8 @@ class Table:
                 params["ReturnValues"] = "ALL_NEW"
             answer = self.client.update_item(**params)
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            raise Refused({op.label: Refused.CONDITION}) from exc
+            was = cast("dict[str, Any]", exc.response).get("Item")
+            raise Refused({op.label: Refused.CONDITION}, layout.plain(was) if was else None) from exc
         return layout.plain(answer["Attributes"]) if return_new else None
 
     def delete_all(self, keys: Sequence[Key]) -> None:
