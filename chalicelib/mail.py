@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.i18n import ntranslator, translator
-from chalicelib.ledger import PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
+from chalicelib.ledger import Busy, PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
 from chalicelib.settings import get_settings
 
@@ -194,7 +194,12 @@ def handle_job(body: str) -> None:
     kind = job.get("kind") if isinstance(job, dict) else None
     baseurl.use(job.get("base") if isinstance(job, dict) else None)  # where the signup came in
     if kind == "confirm":
-        send_confirmation(str(job["subject"]), str(job["signup"]))
+        try:
+            send_confirmation(str(job["subject"]), str(job["signup"]))
+        except Busy:
+            # Another delivery of this job is sending it; the queue delivers this one again.
+            log.info("confirmation busy", extra={"signup": job.get("signup")})
+            raise
     elif kind == "request" and job.get("type") in ("access", "erasure"):
         mailbox = job.get("mailbox") if isinstance(job.get("mailbox"), str) else None
         send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"), mailbox)

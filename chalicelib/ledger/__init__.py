@@ -4,8 +4,9 @@ Every change of a person's standing is an append-only event written in the same
 transaction as the state it causes, so state and evidence never disagree. The items and
 their keys: layout.py. The one table and transaction builder: table.py. One module per
 capability: signups (sign up, confirm), choices (saying no), proof (soft opt-ins and
-imports), rights (requests, export, erasure), audience; people (reads) and counters
-(rate caps) under them. Importing the ledger imports no boto3.
+imports), rights (requests, export, erasure), audience; people (reads), counters (rate
+caps) and claims (a mail job's lease on what it mails) under them. Importing the ledger
+imports no boto3.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from chalice import Response
 
 from chalicelib import catalogue
 from chalicelib.i18n import N_, choose_language, translator
-from chalicelib.pages import page
+from chalicelib.pages import page, security_headers
 from chalicelib.web import query_of, wants_json
 
 if TYPE_CHECKING:
@@ -63,6 +63,19 @@ def json_answer(status: int, body: Mapping[str, Any], headers: Mapping[str, str]
         status_code=status,
         headers={**JSON_HEADERS, **(headers or {})},
     )
+
+
+def json_download(data: Mapping[str, Any], filename: str) -> Response:
+    """JSON a person downloads as a file (their data export): readable, a link page's
+    headers (no caching, no referrer), saved rather than shown."""
+    headers = security_headers(link_page=True)
+    headers.update(
+        {
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        }
+    )
+    return Response(body=json.dumps(data, ensure_ascii=False, indent=2), status_code=200, headers=headers)
 
 
 # -- the scene: how the request under way is answered -------------------------------------

@@ -7,7 +7,6 @@ prefetch links); ``POST`` does it. Views stay thin and import the flows lazily.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +14,8 @@ from chalice import Blueprint, Response
 
 from chalicelib import catalogue
 from chalicelib.i18n import field_messages, language_name, ntranslator, translator
-from chalicelib.pages import page, security_headers
-from chalicelib.views.answers import json_answer, message, scene, set_scene
+from chalicelib.pages import page
+from chalicelib.views.answers import json_answer, json_download, message, scene, set_scene
 from chalicelib.web import FORM, JSON, read_body, wants_json
 
 requests = Blueprint(__name__)
@@ -179,11 +178,4 @@ def do_request(token: str) -> Response:
             title=_("No data"),
             paragraphs=[_("We hold no data about this address (any more).")],
         )
-    headers = security_headers(link_page=True)
-    headers.update(
-        {
-            "Content-Type": "application/json; charset=utf-8",
-            "Content-Disposition": 'attachment; filename="consentry-export.json"',
-        }
-    )
-    return Response(body=json.dumps(data, ensure_ascii=False, indent=2), status_code=200, headers=headers)
+    return json_download(data, "consentry-export.json")
