@@ -64,6 +64,8 @@ class Person:
 
 @dataclass(frozen=True)
 class Signup:
+    """A pending signup as recorded: what its mail job and confirm link name."""
+
     id: str
     subject: str
     requested_at: str
