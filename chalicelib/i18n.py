@@ -120,8 +120,8 @@ def choose_language(
     requested: str | None, accept_language: str | None, offered: tuple[str, ...], default: str
 ) -> str:
     """?lang= first, then the browser's Accept-Language order, then the form's default."""
-    if requested in offered:
-        return requested  # type: ignore[return-value]
+    if requested is not None and requested in offered:
+        return requested
     ranked: list[tuple[float, str]] = []
     for index, part in enumerate((accept_language or "").split(",")[:20]):
         tag, _, params = part.strip().partition(";")

@@ -111,10 +111,15 @@ def _spoken(value: str | None) -> str | None:
     return value
 
 
-def _unique_purposes(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError("tick at least one purpose")
-    return list(dict.fromkeys(value))
+def _purposes(empty: str) -> AfterValidator:
+    """At least one purpose (``empty`` says so otherwise), each once, in the order given."""
+
+    def check(value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(empty)
+        return list(dict.fromkeys(value))
+
+    return AfterValidator(check)
 
 
 Email = Annotated[str, BeforeValidator(normalise_email)]
@@ -131,7 +136,7 @@ class SignupRequest(BaseModel):
     email: Email
     name: Name = None
     lang: Lang = None
-    purposes: Annotated[list[PurposeId], Field(max_length=20), AfterValidator(_unique_purposes)]
+    purposes: Annotated[list[PurposeId], Field(max_length=20), _purposes("tick at least one purpose")]
 
     website: str | None = Field(default=None, max_length=200)
     """Honeypot: a field humans never see; bots fill it."""
@@ -234,10 +239,10 @@ def _moment(value: Any) -> datetime:
 def _text(most: int, *, lines: bool) -> Any:
     """A required, non-blank text of at most ``most`` characters; line breaks only if allowed."""
 
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
+    def check(raw: Any) -> str:
+        if not isinstance(raw, str):
             raise ValueError("must be a text value")
-        value = value.strip()
+        value = raw.strip()
         if not value:
             raise ValueError("may not be empty")
         if (_TEXT_CONTROL if lines else _CONTROL).search(value):
@@ -255,14 +260,8 @@ def _must_be_true(value: Any) -> Any:
     return value
 
 
-def _named_purposes(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError("name at least one purpose")
-    return list(dict.fromkeys(value))
-
-
 Moment = Annotated[datetime, BeforeValidator(_moment)]
-Purposes = Annotated[list[PurposeId], Field(max_length=20), AfterValidator(_named_purposes)]
+Purposes = Annotated[list[PurposeId], Field(max_length=20), _purposes("name at least one purpose")]
 
 
 class _ApiBody(BaseModel):

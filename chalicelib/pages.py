@@ -21,7 +21,8 @@ from jinja2.bccache import Bucket
 
 from chalicelib import catalogue
 from chalicelib.brand import Brand
-from chalicelib.i18n import N_, translations, translator
+from chalicelib.i18n import translations
+from chalicelib.web import Headers
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 COMPILED = TEMPLATES / "__compiled__"
@@ -126,6 +127,7 @@ def render(name: str, lang: str, *, brand: Brand | None = None, **context: Any) 
     # Links between pages are relative (the stage may sit under a path): "../" from
     # /forms/{id}, /confirm/{token} and the like; "" from /requests itself.
     context.setdefault("root", "../")
+    context.setdefault("controller", catalogue.load().controller)  # every page names it
     return (
         environment(lang)
         .get_template(name)
@@ -147,7 +149,7 @@ def security_headers(
     challenge_host: str | None = None,
     brand: Brand | None = None,
     framed: bool = False,
-) -> dict[str, str]:
+) -> Headers:
     """CSP that allows only our own inline style; token pages leak nothing onward.
 
     A form with a bot challenge also allows that one provider's script and frame; a framed
@@ -159,7 +161,7 @@ def security_headers(
     policy = f"; script-src {' '.join(scripts)}" if scripts else ""
     if challenge_host:
         policy += f"; frame-src {challenge_host}; connect-src {challenge_host}"
-    headers = {
+    headers: Headers = {
         "Content-Type": "text/html; charset=utf-8",
         "Content-Security-Policy": (
             f"default-src 'none'; style-src {style_hash}; img-src 'self'; base-uri 'none';"
@@ -200,61 +202,4 @@ def page(
             brand=brand,
             framed=framed,
         ),
-    )
-
-
-def not_sent_page(
-    lang: str,
-    status: int,
-    *,
-    frame_ancestors: tuple[str, ...] = (),
-    link_page: bool = False,
-    embed: bool = False,
-    brand: Brand | None = None,
-    root: str = "../",
-) -> Response:
-    """A refused post (foreign origin, unreadable or oversized body) as a page a person reads.
-    ``root`` leads back to the service's root from the page's path (see render)."""
-    from chalicelib.catalogue import load
-
-    _ = translator(lang)
-    texts = {
-        403: _("This form may not be sent from the site you are on."),
-        413: _("What you sent is too large."),
-    }
-    return page(
-        "message.html",
-        lang,
-        status=status,
-        link_page=link_page,
-        frame_ancestors=frame_ancestors,
-        controller=load().controller,
-        title=_("Not sent"),
-        paragraphs=[texts.get(status, _("What you sent could not be read. Please try again."))],
-        embed=embed,
-        brand=brand,
-        root=root,
-    )
-
-
-def invalid_link_page() -> Response:
-    """A tampered, foreign or unknown link: one page in every language (a token we cannot
-    read names none), the default first, each other part marked with its language for
-    screen readers."""
-    cat = catalogue.load()
-    title = N_("Invalid link")
-    text = N_("This link is not valid. Check that you used the whole link from the mail.")
-    first, *others = cat.languages
-    return page(
-        "message.html",
-        first,
-        status=400,
-        link_page=True,
-        controller=cat.controller,
-        title=translator(first)(title),
-        titles=[{"text": translator(lang)(title), "lang": lang} for lang in others],
-        paragraphs=[
-            translator(first)(text),
-            *({"text": translator(lang)(text), "lang": lang} for lang in others),
-        ],
     )

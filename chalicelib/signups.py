@@ -1,11 +1,12 @@
 """The signup and confirmation flows: validate, record, hand the mail to the queue.
 
-Views call these and turn the outcomes into pages or JSON; nothing here knows HTML.
+Each returns its result or raises (refusals.Invalid, refusals.Throttled, the ledger's and
+the tokens' errors); views/answers.py turns those into answers. Nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib import bots, caps, catalogue, jobs, metrics, tokens, versions
@@ -13,6 +14,7 @@ from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
     Evidence,
+    Person,
     RateLimited,
     SignupGone,
     SignupNow,
@@ -20,23 +22,24 @@ from chalicelib.ledger import (
     utc_now,
 )
 from chalicelib.models import SignupRequest, ValidationError, field_errors
+from chalicelib.refusals import Invalid, Throttled
 from chalicelib.settings import get_settings
 
 
-@dataclass
-class SignupOutcome:
-    """Either accepted (the same whatever the address's standing) or errors per field."""
+@dataclass(frozen=True)
+class Accepted:
+    """A signup accepted: the same answer whatever the address's standing (new, pending,
+    subscribed, suppressed, capped, a bot's)."""
 
-    accepted: bool
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    throttled: bool = False
     lang: str | None = None
     """The language of the texts the visitor read (a posted version decides it)."""
 
 
-def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evidence) -> SignupOutcome:
+def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evidence) -> Accepted:
     """Validate a signup and record it as pending; nothing is stored for invalid input.
+
+    Raises Invalid (the reason per field, the input kept) or Throttled (this network's
+    hourly limit); bots.ChallengeUnavailable when the bot check's provider did not answer.
 
     The texts recorded are those of the version the post names (the page, iframe, script or
     plain form carries it): today's, or an older one the form showed; a version it never
@@ -65,7 +68,7 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         except versions.UnknownVersion:
             errors[versions.FIELD] = "is not a version of this form's texts that was ever shown"
     if errors:
-        return SignupOutcome(False, errors, values, lang=shown.lang if shown else None)
+        raise Invalid(errors, values, lang=shown.lang if shown else None)
     if shown is None:
         lang = signup.lang if signup.lang in form.languages else lang
         shown = versions.current(cat, form, lang)
@@ -73,9 +76,7 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         evidence = replace(evidence, version=shown.version)
     unknown = [p for p in signup.purposes if shown.text_for(p) is None or p not in cat.purposes]
     if unknown:
-        return SignupOutcome(
-            False, {"purposes": f"unknown purpose: {', '.join(unknown)}"}, values, lang=shown.lang
-        )
+        raise Invalid({"purposes": f"unknown purpose: {', '.join(unknown)}"}, values, lang=shown.lang)
     verdict = bots.stamp_verdict(form, data.get(bots.RENDER_FIELD))
     if signup.website or verdict == "bot":
         # A honeypot filled in, or a form posted faster than a person could fill it in:
@@ -83,15 +84,15 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         metrics.signup_sent_no_mail(
             "honeypot" if signup.website else "too_fast", get_keys().subject_id(signup.email)
         )
-        return SignupOutcome(True)
+        return Accepted()
     if verdict == "stale":
         # A person who left the form open for over a day: the form again, freshly stamped.
-        return SignupOutcome(False, {bots.RENDER_FIELD: bots.STALE}, values, lang=shown.lang)
+        raise Invalid({bots.RENDER_FIELD: bots.STALE}, values, lang=shown.lang)
     field = bots.answer_field(form)
     if field and not bots.verify_challenge(form, data.get(field), evidence.ip):
         metrics.signup_sent_no_mail("challenge", get_keys().subject_id(signup.email))
-        return SignupOutcome(
-            False, {"challenge": "the bot check was not passed; please try again"}, values, lang=shown.lang
+        raise Invalid(
+            {"challenge": "the bot check was not passed; please try again"}, values, lang=shown.lang
         )
     lang = shown.lang
     texts = [text for p in signup.purposes if (text := shown.text_for(p)) is not None]
@@ -99,10 +100,7 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     subject = keys.subject_id(signup.email)
     try:
         recorded = get_ledger().record_signup(
-            subject=subject,
-            email=signup.email,
-            name=signup.name,
-            lang=lang,
+            Person(subject, signup.email, signup.name, lang),
             form_id=form.id,
             texts=texts,
             evidence=evidence,
@@ -118,10 +116,12 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         # Over the per-IP cap: a 429, which tells nothing about the address.
         over_ip = exc.counter not in caps.MAIL_COUNTERS
         metrics.signup_sent_no_mail("ip_limit" if over_ip else "address_cap", subject)
-        return SignupOutcome(not over_ip, throttled=over_ip, lang=lang)
+        if over_ip:
+            raise Throttled("signups", lang) from exc
+        return Accepted(lang)
     jobs.enqueue(jobs.confirmation_job(subject, recorded.id), queue="confirm")
     metrics.signup_accepted(form.id, signup.purposes)
-    return SignupOutcome(True, lang=lang)
+    return Accepted(lang)
 
 
 @dataclass(frozen=True)
@@ -156,8 +156,14 @@ def read_confirm_token(token: str) -> ConfirmLink:
 
 
 def confirmable(link: ConfirmLink) -> SignupNow:
-    """What pressing the button would grant now (the confirm page; one read, no write)."""
-    return get_ledger().signup_now(link.subject, link.signup_id, utc_now())
+    """What pressing the button would grant now (the confirm page; one read, no write).
+
+    Raises SignupGone when it would grant nothing and was never confirmed (expired,
+    erased, or every purpose withdrawn since)."""
+    now = get_ledger().signup_now(link.subject, link.signup_id, utc_now())
+    if not now.confirmed and not now.purposes:
+        raise SignupGone(link.signup_id)
+    return now
 
 
 @dataclass(frozen=True)
@@ -187,10 +193,10 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
 
 
 __all__ = [
+    "Accepted",
     "ConfirmLink",
     "Confirmed",
     "SignupGone",
-    "SignupOutcome",
     "confirm",
     "confirmable",
     "read_confirm_token",

@@ -17,7 +17,6 @@ with a render time pays for signing it, as its page does).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from chalice import Blueprint, Response
 
 from chalicelib import brand, catalogue, versions
 from chalicelib.i18n import choose_language, translator
-from chalicelib.web import cors_headers
+from chalicelib.views.answers import json_answer
+from chalicelib.web import cors_headers, query_of
 
 embed = Blueprint(__name__)
 
@@ -75,18 +75,6 @@ def script() -> Response:
     )
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body, ensure_ascii=False),
-        status_code=status,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "X-Content-Type-Options": "nosniff",
-            **(headers or {}),
-        },
-    )
-
-
 @embed.route("/forms/{form_id}/embed", methods=["GET"])
 def form_for_script(form_id: str) -> Response:
     """The form as data for embed.js: CORS for the form's listed origins only; a present,
@@ -96,11 +84,11 @@ def form_for_script(form_id: str) -> Response:
     form = cat.form(form_id)
     vary = {"Vary": "Origin, Accept-Language"}
     if form is None:
-        return _json(404, {"error": "unknown form"}, vary)
+        return json_answer(404, {"error": "unknown form"}, vary)
     cors = cors_headers(request, form.allowed_origins)
     if request.headers.get("origin") is not None and not cors:
-        return _json(403, {"error": "origin not allowed for this form"}, vary)
-    query = request.query_params or {}
+        return json_answer(403, {"error": "origin not allowed for this form"}, vary)
+    query = query_of(request)
     lang = choose_language(
         query.get("lang"), request.headers.get("accept-language"), form.languages, form.default_lang
     )
@@ -165,4 +153,4 @@ def form_for_script(form_id: str) -> Response:
             "site_key": form.challenge_site_key,
             "field": answer_field,
         }
-    return _json(200, body, {**cors, **vary, "Cache-Control": caching})
+    return json_answer(200, body, {**cors, **vary, "Cache-Control": caching})
