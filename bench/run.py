@@ -631,12 +631,58 @@ def _describe_calls(flow: dict[str, Any]) -> str:
     return text + ("" if not flow["over"] else " (OVER)")
 
 
+def measured_commit() -> dict[str, Any]:
+    """The commit the bench measures, and whether the tree differed from it (a result of a
+    dirty tree is not the commit's). Taken before the package is built from the tree."""
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # bench/ results are written by this run; everything else must be as committed
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/latest.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {"sha": head, "dirty": bool(status.strip())}
+
+
+def cold_only(words: list[str], valgrind: str | None, runs: int) -> int:
+    """Cold starts of some routes, printed: a quick look at what a change does."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    package = packaging.build("prod", BUILD / "package-prod")
+    python = packaging.lambda_python()
+    root = unzip(package, BUILD / "unzipped")
+    stack = Stack()
+    with stack.running(), tempfile.TemporaryDirectory() as scratch:
+        routes = [r for r in available_routes(stack.app) if not words or any(w in r.name for w in words)]
+        cold = Cold(stack, valgrind, Path(scratch))
+        result = measure_cold(cold, python, {FIRST_MODE: root}, routes, runs)
+        parts = measure_probes(cold, python, root, result["baseline"])
+    base = result["baseline"]
+    print(f"baseline {base / 1e6:,.0f} M" if cold.valgrind else f"baseline {base * 1000:.0f} ms")
+    for name, row in result["modes"][FIRST_MODE].items():
+        value = f"{row['value'] / 1e6:,.0f} M" if cold.valgrind else f"{row['value'] * 1000:.0f} ms"
+        print(f"  {name:40} {row['ratio']:.2f}x  {value}")
+    for name, value in parts.items():
+        print(f"  part: {name:60} {value:.2f}x")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=11, help="interleaved runs when timing walls (>= 10)")
     parser.add_argument("--wall", action="store_true", help="time walls even where valgrind is installed")
     parser.add_argument("--rounds", type=int, default=5, help="warm rounds")
     parser.add_argument("--quick", action="store_true", help="fewer warm requests")
+    parser.add_argument(
+        "--cold-only",
+        metavar="ROUTE",
+        nargs="*",
+        help="only the cold starts (and their parts) of the routes whose names contain one of"
+        " these words (all routes if none), printed, nothing written: for trying a change",
+    )
     args = parser.parse_args()
     # A kill runs the cleanup too (moto's server is a child process).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -644,6 +690,10 @@ def main() -> int:
     if not valgrind and args.runs < 10:
         parser.error("at least 10 interleaved runs without valgrind")
 
+    began = time.monotonic()
+    if args.cold_only is not None:
+        return cold_only(args.cold_only, valgrind, args.runs)
+    commit = measured_commit()
     BUILD.mkdir(parents=True, exist_ok=True)
     print("building the package (scripts/package.py) ...", flush=True)
     package = packaging.build("prod", BUILD / "package-prod")
@@ -671,6 +721,8 @@ def main() -> int:
     now = datetime.now(UTC)
     data = {
         "when": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "commit": commit,
+        "seconds": round(time.monotonic() - began),
         "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
         "budgets": {"cold_ratio": BUDGETS, "package_bytes": MAX_PACKAGE},
         "routes": [{"name": r.name, "flow": r.flow} for r in routes],
