@@ -333,6 +333,22 @@ class Cold:
             raise SystemExit(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
         return float(match.group(1).replace(",", ""))
 
+    def modules(self, python: Path, scenario: dict[str, Any]) -> list[str]:
+        """The modules a cold start of the scenario imported (its module list, not timed)."""
+        path = self.scratch / "modules.json"
+        path.write_text(json.dumps({**scenario, "modules": True}), encoding="utf-8")
+        done = subprocess.run(
+            [str(python), "-B", str(COLD), str(path)],
+            env=self.stack.child_env(),
+            capture_output=True,
+            text=True,
+            cwd=self.scratch,
+        )
+        listed = [line for line in done.stdout.splitlines() if line.startswith("[")]
+        if done.returncode != 0 or not listed:
+            raise SystemExit(f"cold run failed ({scenario['kind']}):\n{done.stderr[-4000:]}")
+        return list(json.loads(listed[0]))
+
     def scenario(self, route: Route | None, root: Path | None) -> dict[str, Any]:
         if route is None:
             return {"kind": "baseline", "region": REGION}
@@ -403,7 +419,9 @@ PROBES = {
         "imports": ["chalicelib.models"],
         "validate": {"email": "probe@example.com", "purposes": ["newsletter"]},
     },
-    "+ boto3, DynamoDB, Secrets Manager and SQS clients": {"clients": ["dynamodb", "secretsmanager", "sqs"]},
+    "+ botocore, DynamoDB, Secrets Manager and SQS clients": {
+        "clients": ["dynamodb", "secretsmanager", "sqs"]
+    },
 }
 
 
@@ -648,6 +666,24 @@ def measured_commit() -> dict[str, Any]:
     return {"sha": head, "dirty": bool(status.strip())}
 
 
+def _chosen(routes: list[Route], words: list[str]) -> list[Route]:
+    return [r for r in routes if not words or any(w in r.name for w in words)]
+
+
+def cold_modules(words: list[str]) -> int:
+    """What each chosen route's cold start imports, from the working tree, as JSON
+    ({route: [module, ...]}): tests/test_cold_imports.py holds each import decision to it."""
+    stack = Stack()
+    with stack.running(), tempfile.TemporaryDirectory() as scratch:
+        cold = Cold(stack, None, Path(scratch))
+        found = {
+            route.name: cold.modules(Path(sys.executable), cold.scenario(route, ROOT))
+            for route in _chosen(available_routes(stack.app), words)
+        }
+    sys.stdout.write(json.dumps(found) + "\n")
+    return 0
+
+
 def cold_only(words: list[str], valgrind: str | None, runs: int) -> int:
     """Cold starts of some routes, printed: a quick look at what a change does."""
     BUILD.mkdir(parents=True, exist_ok=True)
@@ -656,7 +692,7 @@ def cold_only(words: list[str], valgrind: str | None, runs: int) -> int:
     root = unzip(package, BUILD / "unzipped")
     stack = Stack()
     with stack.running(), tempfile.TemporaryDirectory() as scratch:
-        routes = [r for r in available_routes(stack.app) if not words or any(w in r.name for w in words)]
+        routes = _chosen(available_routes(stack.app), words)
         cold = Cold(stack, valgrind, Path(scratch))
         result = measure_cold(cold, python, {FIRST_MODE: root}, routes, runs)
         parts = measure_probes(cold, python, root, result["baseline"])
@@ -683,6 +719,12 @@ def main() -> int:
         help="only the cold starts (and their parts) of the routes whose names contain one of"
         " these words (all routes if none), printed, nothing written: for trying a change",
     )
+    parser.add_argument(
+        "--modules",
+        metavar="ROUTE",
+        nargs="*",
+        help="only list what the cold starts of these routes import (JSON on stdout)",
+    )
     args = parser.parse_args()
     # A kill runs the cleanup too (moto's server is a child process).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -691,6 +733,8 @@ def main() -> int:
         parser.error("at least 10 interleaved runs without valgrind")
 
     began = time.monotonic()
+    if args.modules is not None:
+        return cold_modules(args.modules)
     if args.cold_only is not None:
         return cold_only(args.cold_only, valgrind, args.runs)
     commit = measured_commit()
