@@ -12,10 +12,20 @@ the region each caller passes, credentials and ``AWS_ENDPOINT_URL`` from the env
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.session import Session
+
+SERVICES = ("dynamodb", "secretsmanager", "sesv2", "sqs")
+"""The services the app calls: the package's endpoint data lists these (DATA)."""
+DATA = Path(__file__).resolve().parent / "awsdata"
+"""In the package only (scripts/package.py): botocore's endpoints.json of the pinned
+version with every partition's regions but only SERVICES' entries, 20 KB for 1.25 MB.
+Parsing the whole file is a seventh of the baseline, on every cold start with a client. A
+service not listed still resolves: botocore falls back to its partition's defaults, and
+the service's own endpoint rules decide the URL (tests/test_aws_data.py compares both)."""
 
 
 @lru_cache(maxsize=1)
@@ -23,7 +33,10 @@ def session() -> Session:
     """The container's botocore session (tools register their hooks on its events)."""
     import botocore.session
 
-    return botocore.session.get_session()
+    made = botocore.session.get_session()
+    if DATA.is_dir():  # searched before botocore's own data
+        made.set_config_variable("data_path", str(DATA))
+    return made
 
 
 def client(service: str, region: str) -> Any:
