@@ -17,7 +17,7 @@
    was compiled from), which keeps the zip 0.5 MB smaller. Never-imported parts of
    libraries are left out (``EXCLUDE``). The pages' and mails' templates go in compiled
    too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
-   source, see pages.CompiledTemplates): a cold page view or mail job neither parses nor
+   source, see templating.CompiledTemplates): a cold page view or mail job neither parses nor
    compiles a template. So does botocore's endpoint data for the services the app calls
    (``chalicelib/awsdata/endpoints.json``, see chalicelib/aws.py): 20 KB where botocore's
    whole file is 1.25 MB to parse. The zip stays well under its 4 MB budget.
@@ -109,7 +109,7 @@ import json, sys
 root = sys.argv[1]
 sys.path.insert(0, root)
 import app
-from chalicelib import catalogue, jobs, keys, ledger, mail, models, pages, signups, tokens, web
+from chalicelib import catalogue, jobs, keys, ledger, mail, models, pages, signups, templating, tokens, web
 from chalicelib.views import api, public
 models.SignupRequest.model_validate({"email": "trace@example.com", "name": "T", "purposes": ["newsletter"]})
 models.normalise_email("trace@bücher.example")  # email-validator: the addresses that are not plain
@@ -125,9 +125,9 @@ for name in ("form.html", "message.html", "confirm.html"):
 pages.environment().get_template("mail/confirm.txt")
 pages.environment().get_template("mail/confirm.html")
 tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
-# The templates compiled, into the package (pages.CompiledTemplates reads them there).
-compiling = pages.CompiledTemplates(pages.COMPILED, write=True)
-build = pages.new_environment(catalogue.load().default_lang, compiling)
+# The templates compiled, into the package (templating.CompiledTemplates reads them there).
+compiling = templating.CompiledTemplates(templating.COMPILED, write=True)
+build = templating.new_environment(catalogue.load().default_lang, compiling)
 for name in sys.argv[2].split(","):
     build.get_template(name)
 files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
@@ -139,7 +139,7 @@ print(json.dumps(sorted(mine)))
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
 RECIPE = hashlib.sha256(
-    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TEMPLATES, TRACE, sys.implementation.cache_tag, 6]).encode()
+    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TEMPLATES, TRACE, sys.implementation.cache_tag, 7]).encode()
 ).hexdigest()[:12]
 
 

@@ -83,15 +83,16 @@ def test_an_unknown_form_is_as_cheap(tmp_path):
 # -- the routes that reach AWS: a moto server in another process (bench/run.py --modules) ----
 
 SIGNUP, CONFIRM_GET, CONFIRM_POST = "POST /forms/{id}", "GET /confirm/{token}", "POST /confirm/{token}"
+AUDIENCE = "GET /api/audiences/{purpose}"
 
 
 @pytest.fixture(scope="module")
 def cold_routes() -> dict[str, set[str]]:
-    """What a cold signup and a cold confirm (both requests of the link) import, each in a
-    fresh interpreter against moto's server."""
+    """What a cold signup, a cold confirm (both requests of the link) and a cold API read
+    import, each in a fresh interpreter against moto's server."""
     env = {**os.environ, "CONSENTRY_LOG_LEVEL": "WARNING"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--modules", SIGNUP, "/confirm/"],
+        [sys.executable, "-m", "bench.run", "--modules", SIGNUP, "/confirm/", AUDIENCE],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -124,3 +125,11 @@ def test_a_cold_confirm_link_imports_no_validation_library(cold_routes, route):
     modules = cold_routes[route]
     assert {"itsdangerous", "chalicelib.signups", "botocore.session"} <= modules
     assert _of(modules, "pydantic", "pydantic_core", "email_validator", "idna", "boto3") == set()
+
+
+@pytest.mark.stack
+def test_a_cold_json_answer_imports_no_jinja2(cold_routes):
+    """Pages import Jinja2 when they render (chalicelib/pages.py): the API never does."""
+    modules = cold_routes[AUDIENCE]
+    assert {"chalicelib.pages", "chalicelib.views.answers"} <= modules
+    assert _of(modules, "jinja2", "markupsafe") == set()
