@@ -136,6 +136,8 @@ class SaidNo:
     """Whether a suppression marker was written (or kept)."""
     standing: Standing | None = None
     """The standing after the change; None for a subject nobody is on file for."""
+    repeated: bool = False
+    """The same notice was recorded before (a redelivered SES notification): nothing new."""
 
     @property
     def changed(self) -> bool:
