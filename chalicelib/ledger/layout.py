@@ -56,8 +56,9 @@ profile            | S#<subject>        | PROFILE
     address; name and language as last confirmed; created_at, retained_since. expires_at
     (TTL) while the person is only pending; a retained person is kept until erased
 pending signup     | S#<subject>        | PENDING#<signup>
-    an unconfirmed signup: purposes, form, address, name, language, requested_at, mail_sent_at
-    (and a claim lease while its mail job runs); TTL, or deleted by its confirmation
+    an unconfirmed signup: purposes, the text versions read (purpose -> version), form,
+    address, name, language, requested_at, mail_sent_at (and a claim lease while its mail
+    job runs); TTL, or deleted by its confirmation
 purpose state      | S#<subject>        | P#<purpose>
     granted or withdrawn, basis, since, the signup that granted it; while granted, the sparse
     audience index's keys aud_pk = A#<purpose>, aud_sk = <subject>
