@@ -66,7 +66,13 @@ API_KEY = "bench-api-key-123"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # The issue's budgets, as ratios to the baseline (cold) and in bytes (package).
-BUDGETS = {"GET /forms/{id}": 0.5, "POST /forms/{id}": 1.2}
+BUDGETS = {  # issue 16's
+    "GET /forms/{id}": 0.4,
+    "POST /forms/{id}": 1.2,
+    "GET /confirm/{token}": 1.2,
+    "POST /confirm/{token}": 1.2,
+}
+PLAIN_MODE = ("GET /forms/{id}", "POST /forms/{id}")  # also measured without bytecode
 FIRST_MODE = "package"  # what `make deploy` ships; the budgets are judged on it
 MAX_PACKAGE = 4_000_000
 
@@ -365,7 +371,7 @@ def measure_cold(
         (mode, route.name)
         for mode in roots
         for route in routes
-        if mode == FIRST_MODE or route.name in BUDGETS  # other modes: the budgeted routes only
+        if mode == FIRST_MODE or route.name in PLAIN_MODE  # other modes: these routes only
     ]
     by_name = {r.name: r for r in routes}
     values: dict[tuple[str, str], list[float]] = {key: [] for key in plan}
@@ -582,7 +588,7 @@ def report(data: dict[str, Any]) -> str:
     for route in data["routes"]:
         name, flow = route["name"], route["flow"]
         calls = data["aws_calls"].get(flow, {})
-        budget = BUDGETS.get(name)
+        budget = data["budgets"]["cold_ratio"].get(name)
         verdict = ""
         if budget is not None:
             ratio = cold["modes"][modes[0]][name]["ratio"]
