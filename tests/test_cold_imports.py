@@ -111,7 +111,7 @@ def _of(modules: set[str], *packages: str) -> set[str]:
 
 @pytest.mark.stack
 def test_a_cold_signup_of_a_plain_address_imports_neither_email_validator_nor_boto3(cold_routes):
-    """pydantic validates the signup (LAW 12); a plain ASCII address needs no email-validator
+    """pydantic validates the signup; a plain ASCII address needs no email-validator
     (chalicelib/plain_address.py) and the clients come from botocore (chalicelib/aws.py)."""
     modules = cold_routes[SIGNUP]
     assert {"chalicelib.models", "pydantic", "botocore.session"} <= modules

@@ -1,5 +1,5 @@
-"""The plain-address shortcut answers exactly as email-validator does (LAW 12: the address a
-person gave is the one stored and mailed, and a bad one is refused naming the field).
+"""The plain-address shortcut answers exactly as email-validator does: the address a person
+gave is the one stored and mailed, and a bad one is refused with email-validator's reason.
 
 models.normalise_email skips email-validator's import for plain ASCII addresses (a cold
 start's saving, docs/operations.md). Over tens of thousands of addresses, made to sit on
@@ -130,6 +130,7 @@ def corpus(n: int, seed: int = 16) -> list[str]:
 
 
 def test_the_shortcut_answers_as_email_validator_over_a_large_corpus():
+    """LAW 12: an address is accepted, stored and refused as email-validator would."""
     addresses = corpus(20_000)
     fast = refused = 0
     for value in addresses:
@@ -180,6 +181,7 @@ def test_an_address_is_stored_in_email_validators_form(given_address, stored):
 
 @pytest.mark.parametrize("address", ["ada@example.test", "ada@x.localhost", "ab--c@ab--cd.com", '"a"@b.com'])
 def test_what_email_validator_refuses_is_refused_with_its_reason(address):
+    """LAW 12: what the shortcut does not take, email-validator judges and words."""
     with pytest.raises(ValueError, match="is not a valid email address"):
         normalise_email(address)
 
