@@ -1190,6 +1190,19 @@ class Ledger:
             "suppressed": self.suppression(subject) is not None,
         }
 
+    def addresses(self, subjects: Iterable[str]) -> dict[str, str]:
+        """subject -> address, for the people whose address is proven (a confirmed signup,
+        a soft opt-in, an import with proof): consistent batch reads of their profiles.
+        A pending-only person (numeric ``expires_at``) or an erased one has none to give:
+        an address nobody confirmed never leaves the ledger (issue 14, pushed changes)."""
+        keys = [_item(pk=_pk(s), sk="PROFILE") for s in sorted(set(subjects))]
+        found = {}
+        for item in self._batch_get(keys):
+            pending_only = isinstance(item.get("expires_at"), (int, Decimal))
+            if not pending_only and item.get("email"):
+                found[str(item["pk"])[len(_pk("")) :]] = str(item["email"])
+        return found
+
     def suppression(self, subject: str) -> dict[str, Any] | None:
         """The suppression marker of a subject, if any: reason and date, never an address."""
         answer = self._db.get_item(TableName=self._table, Key=_suppression_key(subject), ConsistentRead=True)

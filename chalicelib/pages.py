@@ -10,13 +10,15 @@ import base64
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from chalicelib.catalogue import LANGUAGES
 from chalicelib.i18n import N_, translations, translator
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -25,7 +27,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def environment(lang: str = "nl") -> Environment:
     """One environment per language (Dutch unless named: the forms' default), its gettext
     installed once: renders never swap translations under each other. Autoescaped; ``_()``
-    marks translated text safe and escapes what is put into it (Jinja2's new-style gettext)."""
+    marks translated text safe and escapes what is put into it (Jinja2's new-style gettext).
+    Jinja2 is imported here, at the first page: the functions that render none (the mail
+    queue's, SES feedback's, the stream handler's) never pay for it."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),

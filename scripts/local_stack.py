@@ -5,7 +5,8 @@ data dir, so a restart keeps it; moto's server runs everything else in this proc
 loopback. The stage's resources come from the same `.chalice/resources.yaml` that
 production uses; `chalice local` serves the app; a thread per mail queue drains it into
 the app's SQS handler the way a Lambda trigger would, so a confirmation mail shows up
-within a second; a small page shows the mail sent.
+within a second; a small page shows the mail sent, and beside it the consent changes the
+table's stream pushed to the stage's bus (scripts/local_changes.py).
 
 `provision()` is importable on its own: the tests call it under `moto.mock_aws()`, with
 DynamoDB pointed at DynamoDB Local by `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -60,6 +61,8 @@ MOTO_CANNOT_CREATE = {
     "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::Dashboard",  # it names the alarms (issue 12)
+    "AWS::Events::Connection",  # the optional webhook's (issue 14): never made locally
+    "AWS::Events::ApiDestination",
 }
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
@@ -179,6 +182,9 @@ def _ensure_one_table(ddb: Any, stage: str, logical: str) -> str:
         ddb.create_table(**create)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     else:
+        stream = create.get("StreamSpecification")
+        if stream and not existing.get("StreamSpecification", {}).get("StreamEnabled"):
+            ddb.update_table(TableName=name, StreamSpecification=stream)  # made before issue 14
         have = {i["IndexName"] for i in existing.get("GlobalSecondaryIndexes", [])}
         for index in create.get("GlobalSecondaryIndexes", []):
             if index["IndexName"] not in have:
@@ -236,6 +242,7 @@ def provision(
             Parameters=[
                 {"ParameterKey": "Stage", "ParameterValue": stage},
                 {"ParameterKey": "MailDomain", "ParameterValue": SENDER_DOMAIN},
+                {"ParameterKey": "WebhookSecret", "ParameterValue": ""},  # no webhook locally
             ],
         )
     except ClientError as exc:
@@ -296,6 +303,7 @@ def provision(
         "secret_id": secret_id,
         "secret_arn": secret_arn,
         "feedback_topic_arn": _output(cfn, stack, "FeedbackTopicArn"),
+        "event_bus": _output(cfn, stack, "EventBusName"),
     }
 
 
@@ -401,7 +409,7 @@ def _mails(moto_url: str) -> list[dict[str, str]]:
     return mails[::-1]
 
 
-def _mail_page(moto_url: str) -> str:
+def _mail_page(moto_url: str, more: str = "") -> str:
     def linkify(text: str) -> str:
         parts = _URL.split(text)
         return "".join(
@@ -418,15 +426,17 @@ def _mail_page(moto_url: str) -> str:
         "<!doctype html><meta charset=utf-8><title>Consentry local mail</title>"
         "<style>body{font-family:sans-serif;max-width:50rem;margin:auto}"
         "article{border-bottom:1px solid #ccc}pre{white-space:pre-wrap}</style>"
-        f"<h1>Mail sent (newest first)</h1>{items or '<p>No mail yet.</p>'}"
+        f"<h1>Mail sent (newest first)</h1>{items or '<p>No mail yet.</p>'}{more}"
     )
 
 
-def _mail_viewer(port: int, moto_url: str) -> ThreadingHTTPServer:
+def _mail_viewer(port: int, moto_url: str, more: Callable[[], str] = str) -> ThreadingHTTPServer:
+    """The mail page; ``more`` adds what else the stack shows beside it (the bus's events)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             try:
-                page, status = _mail_page(moto_url).encode(), 200
+                page, status = _mail_page(moto_url, more()).encode(), 200
             except (OSError, ValueError) as exc:
                 page, status = html.escape(f"moto unreachable: {exc}").encode(), 502
             self.send_response(status)
@@ -521,7 +531,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))  # run as a script: `scripts` and `app` from the project
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from scripts import dynamodb_local, local_data
+    from scripts import dynamodb_local, local_changes, local_data
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     log.setLevel(logging.INFO)
@@ -620,7 +630,14 @@ def main() -> int:
             running.callback(drainer.join, 5)
         running.callback(stop.set)
 
-        viewer = _mail_viewer(mail_port, moto_url)
+        # Issue 14: the table's stream into push_changes, as Lambda would; the bus seen
+        # through a queue, whose events the mail viewer shows (scripts/local_changes.py).
+        bus_tap, loops = local_changes.start(app.push_changes, resources, dynamodb_url, stop)
+        for loop in loops:
+            running.callback(loop.join, 5)
+        running.callback(stop.set)
+
+        viewer = _mail_viewer(mail_port, moto_url, bus_tap.section)
         threading.Thread(target=viewer.serve_forever, daemon=True).start()
         running.callback(viewer.server_close)
         running.callback(viewer.shutdown)

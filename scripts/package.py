@@ -129,10 +129,12 @@ def stage_env(stage: str) -> dict[str, str]:
     return env
 
 
-def chalice_env(stage: str) -> dict[str, str]:
+def chalice_env(stage: str, table_stream: str | None = None) -> dict[str, str]:
     """What `chalice package` and `chalice deploy` need from the shell: a region, and the
     names of the mail queues and the SES feedback topic, which app.py reads when it
-    registers their consumers."""
+    registers their consumers; and the ARN of the table's stream for push_changes (the
+    stack's TableStreamArn: `make deploy` passes it; a package for the tests names an
+    example stream of the stage's table)."""
     env = os.environ.copy()
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     # chalice imports app.py; bytecode it wrote into chalicelib/ would change the package's
@@ -142,6 +144,10 @@ def chalice_env(stage: str) -> dict[str, str]:
     env["CONSENTRY_MAIL_QUEUE"] = stage_settings["CONSENTRY_MAIL_QUEUE"]
     env["CONSENTRY_CONFIRM_QUEUE"] = stage_settings["CONSENTRY_CONFIRM_QUEUE"]
     env["CONSENTRY_FEEDBACK_TOPIC"] = stage_settings["CONSENTRY_FEEDBACK_TOPIC"]
+    env["CONSENTRY_TABLE_STREAM_ARN"] = table_stream or (
+        f"arn:aws:dynamodb:{env['AWS_DEFAULT_REGION']}:111122223333:table/"
+        f"{stage_settings['CONSENTRY_TABLE']}/stream/1970-01-01T00:00:00.000"
+    )
     return env
 
 
