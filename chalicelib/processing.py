@@ -138,6 +138,22 @@ OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
         "retention": "35 days: erased and expired items leave the backups within 35 days",
     },
     {
+        "name": "table stream",
+        "where": "DynamoDB Streams of the ledger table, read only by the function that pushes"
+        " consent changes",
+        "data": "every write to the table, the item before and after it (addresses included)",
+        "retention": "24 hours (DynamoDB's own limit)",
+    },
+    {
+        "name": "consent changes",
+        "where": "the stage's Amazon EventBridge bus, its archive, and the dead-letter queue of"
+        " the optional webhook",
+        "data": "per change of a consent state: its kind, purpose, legal basis or reason, time,"
+        " the subject hash, and the address where it is proven (never for an erasure)",
+        "retention": "on the bus: until delivered; the archive: 7 days (a stack parameter, for"
+        " replays); the webhook's dead-letter queue: 14 days",
+    },
+    {
         "name": "erasure journal",
         "where": "a second DynamoDB table (consentry-<stage>-erasures)",
         "data": "subject hash and time of each erasure; no address, no name",
@@ -154,6 +170,10 @@ PROCESSORS: tuple[dict[str, str], ...] = (
     {"service": "Amazon SES", "role": "sends the mail: recipient address and content"},
     {"service": "AWS Secrets Manager", "role": "the signing and hashing keys; no personal data"},
     {"service": "Amazon CloudWatch Logs", "role": "function logs without addresses, tokens or links"},
+    {
+        "service": "Amazon EventBridge",
+        "role": "carries consent changes to the organisation's own systems; keeps them a week for replays",
+    },
 )
 
 
@@ -192,5 +212,7 @@ def describe(settings: Settings) -> dict[str, Any]:
             "services": list(PROCESSORS),
         },
         "recipients": "the organisation's own sending system (through the API): address, name,"
-        " language, per-purpose states, profiling flag",
+        " language, per-purpose states, profiling flag; the organisation's own systems that act"
+        " on consent (a CRM, a shop), through its event bus: each change of a consent state with"
+        " the address it concerns, an erasure with the subject hash alone",
     }

@@ -1,6 +1,8 @@
-"""Consent changes pushed to the systems that act on them (issue 14): LAW 17's withdrawal
-reaches every system that mails, LAW 26's erasure reaches every recipient (GDPR art. 17(2),
-19) without the address, at least once, each change with an id for de-duplication.
+"""Consent changes pushed to the systems that act on them (issue 14): a withdrawal leaves
+every system that mails at once (LAW 19), an objection reaches the systems that profile
+(LAW 20), a suppression carries its reason (LAW 22, 31), an erasure reaches every recipient
+without the address (LAW 26; GDPR art. 17(2), 19); at least once, each change with an id for
+de-duplication, and no address in the logs (LAW 30).
 
 The ledger runs on DynamoDB Local, whose table has a real stream: the records a change
 writes are read from it exactly as Lambda reads them (scripts/local_changes.py, the same
@@ -70,7 +72,7 @@ def _of(details: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def test_every_kind_of_change_reaches_the_bus_with_what_a_consumer_needs(visitor, changes):
-    """LAW 17, 20, 22, 26: grant, objection, withdrawal, suppression, its lifting, erasure."""
+    """LAW 19, 20, 22, 26: grant, objection, withdrawal, suppression, its lifting, erasure."""
     email = "anna.push@example.com"
     subject = visitor.subject(email)
     visitor.subscribe(email)
@@ -152,7 +154,7 @@ def test_erased_carries_the_subject_hash_and_no_address(visitor, changes):
 
 
 def test_a_complaint_and_a_bounce_suppress_with_their_reason(visitor, changes, monkeypatch):
-    """SES feedback (LAW 31): the CRM learns which address complained or bounced."""
+    """LAW 31: the CRM learns which address complained (and withdrew) or bounced."""
     from tests.test_ses_feedback import OURS, _bounce, _complaint
 
     monkeypatch.setenv("CONSENTRY_SES_CONFIGURATION_SET", OURS)
@@ -304,6 +306,27 @@ def test_entries_refused_to_the_end_fail_the_batch_and_arrive_when_lambda_retrie
     changes.invoke(batch)  # Lambda's retry, the fault gone
     again = {e["detail"]["id"] for e in changes.arrived()}
     assert again == first | {refused.refused[0]}
+
+
+def test_pushing_logs_counts_never_an_address(visitor, changes, caplog):
+    """LAW 30, also when PutEvents keeps refusing and the batch fails."""
+    import logging
+
+    from chalicelib import bus
+    from chalicelib.logs import JsonFormatter
+
+    caplog.set_level(logging.DEBUG)
+    visitor.subscribe("mies.secret@example.com", name="Mies Geheim")
+    batch = {"Records": [r for b in changes.batches() for r in b["Records"]]}
+    with Refused(bus._client(REGION), index=0, calls=None), pytest.raises(bus.PublishFailed) as failed:
+        changes.invoke(batch)
+    changes.invoke(batch)
+    assert "mies" not in str(failed.value).lower() and "ThrottlingException" in str(failed.value)
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name.startswith("consentry.push")]
+    assert len(lines) == 1 and '"count": 2' in lines[0]
+    for record in caplog.records:
+        line = json.dumps(record.__dict__, default=str).lower()
+        assert "mies" not in line and "geheim" not in line, line
 
 
 # -- the stream handler's cold start ---------------------------------------------------------
