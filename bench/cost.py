@@ -226,6 +226,19 @@ def report(model: dict[str, Any]) -> list[str]:
     return out
 
 
+def _funnel_writes(calls: dict[str, Any]) -> tuple[int, int]:
+    """Items one signup funnel writes (each at most one stream record: a write that changes
+    nothing leaves none) and the grants among them (the writes that enter the audience index:
+    the changes pushed)."""
+    records = grants = 0
+    for _, flow, _ in FUNNEL:
+        for call, touched in zip(calls[flow]["calls"], calls[flow].get("touches", []), strict=False):
+            if call.split(":")[1] in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+                records += touched.get("items", 0)
+                grants += touched.get("indexed", 0)
+    return records, grants
+
+
 def push_per_million(data: dict[str, Any]) -> dict[str, Any]:
     """What pushing a million signup funnels' consent changes costs (issue 14): the stream
     (free to a Lambda trigger), the handler's invocations (busy and quiet traffic), its one
@@ -240,7 +253,7 @@ def push_per_million(data: dict[str, Any]) -> dict[str, Any]:
     wait = sum(a["wait_ms"].get(c.split(":")[0], 10.0) for c in flow_calls)
     work_ms = math.ceil(route["us"] / 1000 / share + wait)
     _, rru = _units(flow_calls, data["aws_calls"]["changes push"].get("touches", [{}] * len(flow_calls)))
-    changes, records = push["changes"], push["records"]
+    records, changes = _funnel_writes(data["aws_calls"])
     n = 1e6
     cases = {}
     for name, invocations, billed_ms in (

@@ -236,23 +236,18 @@ def _request_job(d: Driver) -> str:
 
 
 def _stream_batch(d: Driver) -> dict[str, Any]:
-    """A whole signup funnel (signup, mail job, confirmation) as the table's stream hands it
-    to push_changes: one batch of every record those writes made (issue 14)."""
-    import os
+    """A confirmed person's items as the table's stream hands them to push_changes (issue 14):
+    one batch, its two grants among the profile, events and the rest."""
+    from bench.events import stream_event
 
-    import boto3
-
-    from scripts.local_changes import StreamReader
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")  # DynamoDB Local in the tests
-    ddb = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=endpoint)
-    streams = boto3.client("dynamodbstreams", region_name="eu-west-1", endpoint_url=endpoint)
-    reader = StreamReader(ddb, streams, d.v.resources["table"], "eu-west-1", start="LATEST")
-    d.confirmed()
-    batches: list[dict[str, Any]] = []
-    while reader.poll(batches.append):
-        pass
-    return {"Records": [r for b in batches for r in b["Records"]]}
+    email = d.confirmed()
+    subject = d.v.subject(email)
+    items = d.v.ddb.query(
+        TableName=d.v.resources["table"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"S#{subject}"}},
+    )["Items"]
+    return stream_event(items, d.v.resources["table"])
 
 
 def _audience(d: Driver, _: str) -> Any:
@@ -309,7 +304,7 @@ FLOWS: tuple[Flow, ...] = (
          note="not in DESIGN.md's table: the per-network counter (the same for every address) + the job"),
     Flow("changes push", (("SQS", "push_changes"),), {"read": 1, "events:PutEvents": 1}, _stream_batch,
          lambda d, batch: d.v.client.lambda_.invoke("push_changes", batch), status=None,
-         note="not in DESIGN.md's table (issue 14): a signup funnel's stream records, its two"
+         note="not in DESIGN.md's table (issue 14): a confirmed person's stream records; the two"
          " grants put on the bus with the address read once"),
     Flow("request mail job", (("POST", "/requests"), ("SQS", "mail_worker")),
          {"read": 1, "write": 2, "mail send": 1}, _request_job, lambda d, job: d.v.deliver([job]),
