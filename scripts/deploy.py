@@ -257,6 +257,8 @@ def deploy_resources(stage: str, alarm_email: str | None = None, webhook_url: st
         given["WebhookUrl"] = webhook_url
     if os.environ.get("WEBHOOK_SECRET"):
         given["WebhookSecret"] = os.environ["WEBHOOK_SECRET"]
+    if os.environ.get("WEBHOOK_HEADER"):
+        given["WebhookHeader"] = os.environ["WEBHOOK_HEADER"]
     previous = (
         {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if exists else None
     )

@@ -384,6 +384,110 @@ def test_the_stream_handler_imports_no_pydantic_or_jinja2_and_boto3_only_when_it
         server.stop()
 
 
+# -- the stack: stream, bus, archive, webhook ------------------------------------------------
+
+
+def _resources() -> dict[str, Any]:
+    import yaml
+
+    from scripts.local_stack import TEMPLATE, _CfnLoader
+
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 (a SafeLoader)
+
+
+def test_the_stack_streams_the_table_to_a_bus_with_an_archive():
+    template = _resources()
+    resources = template["Resources"]
+    stream = resources["Table"]["Properties"]["StreamSpecification"]
+    assert stream == {"StreamViewType": "NEW_AND_OLD_IMAGES"}  # a change is told from a rewrite
+    assert resources["EventBus"]["Properties"]["Name"] == {"Fn::Sub": "consentry-${Stage}"}
+    archive = resources["ChangesArchive"]["Properties"]
+    assert archive["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert archive["RetentionDays"] == {"Ref": "ChangesArchiveDays"}  # it holds addresses: LAW 27
+    assert template["Parameters"]["ChangesArchiveDays"]["Default"] == 7
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for name, stage in config["stages"].items():
+        assert stage["environment_variables"]["CONSENTRY_EVENT_BUS"] == f"consentry-{name}"
+
+
+def test_the_optional_webhook_posts_with_its_secret_retries_a_day_then_dead_letters():
+    template = _resources()
+    resources = template["Resources"]
+    webhook = {n: r for n, r in resources.items() if r.get("Condition") == "HasWebhook"}
+    assert set(webhook) == {
+        "WebhookConnection",
+        "WebhookDestination",
+        "WebhookRole",
+        "WebhookRule",
+        "WebhookDeadLetterQueuePolicy",
+    }
+    assert template["Conditions"]["HasWebhook"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebhookUrl"}, ""]}]}
+    auth = webhook["WebhookConnection"]["Properties"]
+    assert auth["AuthorizationType"] == "API_KEY"
+    assert auth["AuthParameters"]["ApiKeyAuthParameters"] == {
+        "ApiKeyName": {"Ref": "WebhookHeader"},
+        "ApiKeyValue": {"Ref": "WebhookSecret"},
+    }
+    assert template["Parameters"]["WebhookSecret"]["NoEcho"] is True
+    # a webhook without a secret is refused by the stack itself
+    (assertion,) = template["Rules"]["WebhookNeedsSecret"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "WebhookSecret"}, ""]}]}
+    destination = webhook["WebhookDestination"]["Properties"]
+    assert destination["InvocationEndpoint"] == {"Ref": "WebhookUrl"} and destination["HttpMethod"] == "POST"
+    rule = webhook["WebhookRule"]["Properties"]
+    assert rule["EventBusName"] == {"Fn::GetAtt": ["EventBus", "Name"]}
+    assert rule["EventPattern"] == {"source": ["consentry"]}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookDestination", "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}}
+    dlq = resources["WebhookDeadLetterQueue"]["Properties"]
+    assert dlq["SqsManagedSseEnabled"] is True and dlq["MessageRetentionPeriod"] == 14 * 86400
+    (grant,) = webhook["WebhookDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert grant["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["WebhookRule", "Arn"]}}}
+    (invoke,) = webhook["WebhookRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert invoke["Action"] == "events:InvokeApiDestination"
+    assert invoke["Resource"] == {"Fn::GetAtt": ["WebhookDestination", "Arn"]}
+    alarm = resources["WebhookDeadLetterAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "QueueName"]}
+    behind = resources["ChangesBehindAlarm"]["Properties"]
+    assert (behind["MetricName"], behind["Threshold"]) == ("IteratorAge", 600000)
+
+
+def test_make_resources_takes_the_webhook_and_keeps_its_secret_when_run_again(tmp_path, monkeypatch):
+    """`make resources WEBHOOK_URL=…` with WEBHOOK_SECRET in the environment (never on the
+    command line); run again without either, the stack keeps both: the NoEcho secret by
+    UsePreviousValue, as DescribeStacks shows it only masked. (moto's CloudFormation cannot
+    make the connection, destination, rule or role: the parameters are what is tried here.)"""
+    from moto import mock_aws
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    from scripts import deploy
+    from scripts.local_stack import moto_template
+
+    template = tmp_path / "resources.json"
+    left_out = {"AWS::Events::Rule", "AWS::IAM::Role", "AWS::SQS::QueuePolicy"}
+    template.write_text(moto_template(also_leave_out=left_out))
+    monkeypatch.setattr(deploy, "RESOURCES", template)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cret-for-the-crm-endpoint")
+
+    def secret() -> str:
+        (stack,) = cloudformation_backends[DEFAULT_ACCOUNT_ID][REGION].stacks.values()
+        return str(stack.parameters["WebhookSecret"])
+
+    with mock_aws():
+        assert deploy.deploy_resources("prod", webhook_url="https://crm.example/consent") == 0
+        assert secret() == "s3cret-for-the-crm-endpoint"
+        monkeypatch.delenv("WEBHOOK_SECRET")
+        assert deploy.deploy_resources("prod", alarm_email="ops@consentry.example") == 0
+        stack = boto3.client("cloudformation", region_name=REGION).describe_stacks()["Stacks"][0]
+        shown = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        assert shown["WebhookUrl"] == "https://crm.example/consent"
+        assert secret() == "s3cret-for-the-crm-endpoint"
+
+
 # -- `make run` for real -------------------------------------------------------------------
 
 
