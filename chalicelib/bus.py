@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -41,14 +42,14 @@ def _client(region: str) -> EventBridgeClient:
     return boto3.client("events", region_name=region)
 
 
-def entry(bus: str, detail_type: str, detail: dict[str, Any], time_: Any) -> dict[str, Any]:
+def entry(bus: str, detail_type: str, detail: dict[str, Any], at: datetime) -> dict[str, Any]:
     """One PutEvents entry: the change's type as detail-type, its time as the event's."""
     return {
         "EventBusName": bus,
         "Source": SOURCE,
         "DetailType": detail_type,
         "Detail": json.dumps(detail, separators=(",", ":")),
-        "Time": time_,
+        "Time": at,
     }
 
 
