@@ -68,6 +68,7 @@ _EMAIL_NOT_ASCII = N_(
     " Please use another address."
 )
 _NAME = N_("A name may have at most 100 characters, without line breaks, < or >.")
+_NAME_LINK = N_("A name may not contain a web address, a domain name or an email address.")
 _PURPOSES_NONE = N_("Tick at least one purpose.")
 _PURPOSES_UNKNOWN = N_("Choose only from the purposes shown.")
 _TYPE = N_("Choose what you would like: a copy of your data or its erasure.")
@@ -90,7 +91,7 @@ def field_message(field: str, reason: str, lang: str) -> str:
         else:
             message = _EMAIL_INVALID
     elif field == "name":
-        message = _NAME
+        message = _NAME_LINK if "web address" in reason else _NAME
     elif field == "purposes":
         message = _PURPOSES_UNKNOWN if reason.startswith("unknown purpose") else _PURPOSES_NONE
     elif field == "challenge":

@@ -1,14 +1,16 @@
 """Imports: contacts the sending system brings in, each row proven or only asked.
 
 A row with its own evidence of consent (when, where, the exact text agreed to) is recorded
-as proven consent, its text stored like a form's. A row without evidence is never granted:
-the address gets the normal double opt-in mail, once (a guard keeps later imports of it
-from mailing again), and stays ungranted until it confirms. Bought lists have no evidence
-and so never reach an audience. Suppressed addresses and withdrawn purposes are refused
-inside each row's own transaction; a bad row spoils nothing else.
+as proven consent, its text kept in the row's own events: the sending system typed it, so it
+may hold personal data, and erasure must take it along (a form's text is ours and shared).
+A row without evidence is never granted: the address gets the normal double opt-in mail,
+once (a guard keeps later imports of it from mailing again), and stays ungranted until it
+confirms. Bought lists have no evidence and so never reach an audience. Suppressed
+addresses and withdrawn purposes are refused inside each row's own transaction; a bad row
+spoils nothing else.
 
-Cost: no read per row. One transaction per row, the texts stored once per batch, mail
-jobs sent to SQS ten at a time. Rows run on a few threads (``CONSENTRY_IMPORT_WORKERS``):
+Cost: no read per row. One transaction per row, the catalogue's texts stored once per batch,
+mail jobs sent to SQS ten at a time. Rows run on a few threads (``CONSENTRY_IMPORT_WORKERS``):
 a row's transaction is I/O, and 1,000 of them one after another would take about as long
 as API Gateway allows. Rows of one address stay in order on one thread.
 """
@@ -116,7 +118,9 @@ def run(data: dict[str, Any], evidence: Evidence) -> list[dict[str, Any]]:
     settings = get_settings()
     ledger = get_ledger()
     now = utc_now()
-    ledger.store_texts((t for r in rows for t in r.texts), "import", now)
+    # The catalogue's texts of rows only asked to confirm; a proven row's own text may hold
+    # personal data and stays in its events (ledger.record_import), erased with the person.
+    ledger.store_texts((t for r in rows if r.row.evidence is None for t in r.texts), "import", now)
     batch_id = new_id()
     mail_jobs: list[dict[str, str]] = []
 

@@ -3,13 +3,14 @@
 Every change of a person's standing is an append-only event written in the same
 transaction as the state it causes, so state and evidence never disagree. Items:
 
-    S#<subject> PROFILE                      address, name, language
-    S#<subject> PENDING#<signup>             an unconfirmed signup (TTL)
+    S#<subject> PROFILE                      address; name, language as last confirmed
+    S#<subject> PENDING#<signup>             an unconfirmed signup: purposes, address, name, language (TTL)
     S#<subject> P#<purpose>                  granted | withdrawn, basis, since (+ audience keys)
     S#<subject> PROFILING                    objected | allowed, since
     S#<subject> E#<utc>#<signup>#<suffix>    one event with its evidence
     SUPPRESS#<subject> SUPPRESS              reason and date; no address
-    TEXT#<version> TEXT                      the exact consent text, stored once
+    TEXT#<version> TEXT                      the exact consent text of a form, stored once
+                                             (an imported text stays in its own events)
     S#<subject> REQUEST#<type>               an access or erasure request (TTL)
     S#<subject> IMPORT                       an import asked this address to confirm (TTL)
     SUPPRESS#<subject> E#<utc>#erased        that an erasure was done, when, how (TTL)
@@ -139,14 +140,13 @@ class Signup:
 
 @dataclass(frozen=True)
 class PendingMail:
-    """What the mail job needs to send one confirmation mail."""
+    """What the mail job needs to send one confirmation mail. No name: the mail holds only
+    the request, the controller and the link (LAW 8), nothing the signup typed."""
 
     email: str
-    name: str | None
     lang: str
     form_id: str
     purposes: tuple[str, ...]
-    requested_at: str
     expires_at: int
     already_sent: bool
 
@@ -174,9 +174,22 @@ class Standing:
     name: str | None
     lang: str
     states: dict[str, str]
-    """purpose -> granted | pending | withdrawn; purposes never asked for are absent."""
+    """purpose -> granted | withdrawn as last confirmed or withdrawn, else pending (only a
+    signup waits); purposes never asked for are absent."""
     profiling: str
     """allowed (the default) or objected."""
+    waiting: frozenset[str] = frozenset()
+    """Purposes an unconfirmed signup asks for: shown beside the state, never instead of it."""
+
+
+@dataclass(frozen=True)
+class SignupNow:
+    """What a confirm link would do at this moment: the confirm page's one read."""
+
+    purposes: tuple[str, ...]
+    """What the pending signup still holds; empty once it is gone."""
+    confirmed: bool
+    """It is gone because it was confirmed (its grants carry its id)."""
 
 
 @dataclass(frozen=True)
@@ -230,12 +243,17 @@ class _Snapshot:
     def profiling_state(self) -> str:
         return (self.profiling or {}).get("state", "allowed")
 
+    @property
+    def waiting(self) -> frozenset[str]:
+        """Purposes some unconfirmed signup asks for."""
+        return frozenset(p for item in self.pending for p in item["purposes"])
+
     def standing(self) -> Standing:
+        """A waiting signup never hides a state: a purpose is pending only while nothing
+        was confirmed or withdrawn for it."""
         states = {p: str(i["state"]) for p, i in self.states.items()}
-        for item in self.pending:
-            for purpose in item["purposes"]:
-                if states.get(purpose) != "granted":
-                    states[purpose] = "pending"
+        for purpose in self.waiting:
+            states.setdefault(purpose, "pending")
         return Standing(
             subject=self.subject,
             email=self.profile["email"],
@@ -243,6 +261,7 @@ class _Snapshot:
             lang=self.profile.get("lang") or "nl",
             states=dict(sorted(states.items())),
             profiling=self.profiling_state,
+            waiting=self.waiting,
         )
 
 
@@ -340,6 +359,10 @@ class Ledger:
     ) -> Signup:
         """Pending state, one signup_requested event per purpose, and the texts: one call.
 
+        An unconfirmed signup changes nothing anyone reads about a person: its name and
+        language stay on its own PENDING# item (its confirmation mail and its confirmation
+        need them) until ``confirm`` writes them to the profile.
+
         Each cap's counter is incremented in the same transaction, on condition that it is
         below its limit: a capped signup writes nothing and raises RateLimited.
         ``extra_ops`` are checks another ledger method adds to the same transaction (an
@@ -350,24 +373,20 @@ class Ledger:
         expires = int(now.timestamp()) + retention_seconds
         pk = _pk(subject)
         purposes = tuple(t.purpose for t in texts)
-        profile_set = [
-            "email = if_not_exists(email, :email)",
-            "lang = if_not_exists(lang, :lang)",
-            "created_at = if_not_exists(created_at, :at)",
-            "expires_at = if_not_exists(retained_since, :exp)",
-        ]
-        values: dict[str, Any] = {":email": email, ":lang": lang, ":at": at, ":exp": expires}
-        if name:
-            profile_set.append("#name = if_not_exists(#name, :name)")
-            values[":name"] = name
         ops: list[dict[str, Any]] = [
             {
+                # Only what makes the person findable and lets them expire: the address (the
+                # key's own), when first seen, the expiry of a pending-only person. Name and
+                # language wait on the pending signup until its confirmation writes them.
                 "Update": {
                     "TableName": self._table,
                     "Key": _item(pk=pk, sk="PROFILE"),
-                    "UpdateExpression": "SET " + ", ".join(profile_set),
-                    "ExpressionAttributeValues": _item(**values),
-                    **({"ExpressionAttributeNames": {"#name": "name"}} if name else {}),
+                    "UpdateExpression": (
+                        "SET email = if_not_exists(email, :email),"
+                        " created_at = if_not_exists(created_at, :at),"
+                        " expires_at = if_not_exists(retained_since, :exp)"
+                    ),
+                    "ExpressionAttributeValues": _item(**{":email": email, ":at": at, ":exp": expires}),
                 }
             },
             {
@@ -378,6 +397,8 @@ class Ledger:
                         sk=f"PENDING#{signup_id}",
                         purposes=list(purposes),
                         form=form_id,
+                        email=email,
+                        name=name or None,
                         lang=lang,
                         requested_at=at,
                         expires_at=expires,
@@ -557,68 +578,89 @@ class Ledger:
             return False
         return True
 
+    def signup_now(self, subject: str, signup_id: str, now: datetime) -> SignupNow:
+        """What confirming this signup would grant at this moment: one read, nothing written."""
+        snapshot = self._snapshot(subject, now)
+        pending = _pending_of(snapshot, signup_id)
+        if pending is not None:
+            return SignupNow(tuple(pending["purposes"]), confirmed=False)
+        return SignupNow((), confirmed=_confirmed_by(snapshot, signup_id))
+
     def confirm(
         self,
         *,
         subject: str,
         signup_id: str,
-        requested_at: str,
         sent_at: str,
-        purposes: Sequence[str],
         evidence: Evidence,
         now: datetime,
-        lang: str | None = None,
-    ) -> None:
-        """Grant the signup's purposes in one conditional transaction.
+    ) -> tuple[str, ...]:
+        """Grant what the signup still holds: one read, then one conditional transaction.
 
-        Raises AlreadyConfirmed when it was confirmed before, SignupGone when it is
-        unknown or expired. The signup's events lose their expiry: they are now proof.
-        A confirmed signup is fresh consent: it lifts a suppression marker.
-        ``lang``, the language of the signup confirmed, becomes the profile's language
-        for every later mail and page: the person chose it and proved the address is
-        theirs (an unconfirmed signup never changes it, so nobody else can).
+        Returns the purposes granted. A purpose withdrawn after the mail was sent left the
+        signup then (say_no), so it is not granted. The signup's name and language become
+        the profile's: the person proved the address is theirs (an unconfirmed signup never
+        writes them, so nobody else can). The signup's events lose their expiry: they are
+        now proof. A confirmed signup is fresh consent: it lifts a suppression marker.
+
+        The transaction is conditioned on the signup as read: a withdrawal in between
+        cancels it, and it is planned again from a fresh read. Raises AlreadyConfirmed when
+        it was confirmed before, SignupGone when it is unknown, expired, erased or has
+        nothing left to grant, LedgerConflict when it kept changing.
         """
         for _attempt in range(3):
-            ops = self._confirm_ops(subject, signup_id, requested_at, sent_at, purposes, evidence, now, lang)
-            try:
-                self._db.transact_write_items(TransactItems=ops)
-                return
-            except self._db.exceptions.TransactionCanceledException as exc:
-                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-                pending_gone = bool(codes) and codes[0] == "ConditionalCheckFailed"
-                if codes and not pending_gone and "ConditionalCheckFailed" in codes:
-                    now = max(utc_now(), now)  # a later change won the race: stamp after it
-                    continue
-                if self._granted_by(subject, signup_id, purposes):
-                    raise AlreadyConfirmed(signup_id) from exc
-                raise SignupGone(signup_id) from exc
-        raise SignupGone(signup_id)
+            snapshot = self._snapshot(subject, now)
+            pending = _pending_of(snapshot, signup_id)
+            if snapshot is None or pending is None:
+                if _confirmed_by(snapshot, signup_id):
+                    raise AlreadyConfirmed(signup_id)
+                raise SignupGone(signup_id)
+            ops = self._confirm_ops(snapshot, pending, signup_id, sent_at, evidence, now)
+            if self._transact(ops) is None:
+                return tuple(pending["purposes"])
+            now = max(utc_now(), now)  # a later change won the race: stamp after it
+        raise LedgerConflict(subject)
 
     def _confirm_ops(
         self,
-        subject: str,
+        snapshot: _Snapshot,
+        pending: dict[str, Any],
         signup_id: str,
-        requested_at: str,
         sent_at: str,
-        purposes: Sequence[str],
         evidence: Evidence,
         now: datetime,
-        lang: str | None = None,
     ) -> list[dict[str, Any]]:
+        subject = snapshot.subject
         pk = _pk(subject)
         at = iso(now)
-        profile_values: dict[str, Any] = {":at": at}
-        profile_set = "SET retained_since = if_not_exists(retained_since, :at)"
-        if lang:
-            profile_set += ", lang = :lang"
-            profile_values[":lang"] = lang
+        requested_at = str(pending["requested_at"])
+        profile_sets = [
+            "retained_since = if_not_exists(retained_since, :at)",
+            "email = if_not_exists(email, :email)",
+            "created_at = if_not_exists(created_at, :at)",
+            "lang = :lang",
+        ]
+        profile_values: dict[str, Any] = {
+            ":at": at,
+            ":email": pending.get("email") or snapshot.profile["email"],
+            ":lang": pending.get("lang") or "nl",
+        }
+        if pending.get("name"):
+            # A signup without a name keeps the name the person confirmed before.
+            profile_sets.append("#name = :name")
+            profile_values[":name"] = pending["name"]
         ops: list[dict[str, Any]] = [
             {
                 "Delete": {
                     "TableName": self._table,
                     "Key": _item(pk=pk, sk=f"PENDING#{signup_id}"),
-                    "ConditionExpression": "attribute_exists(pk) AND expires_at > :now",
-                    "ExpressionAttributeValues": _item(**{":now": int(now.timestamp())}),
+                    # Exactly as read: a withdrawal since then cancels this grant.
+                    "ConditionExpression": (
+                        "attribute_exists(pk) AND expires_at > :now AND purposes = :purposes"
+                    ),
+                    "ExpressionAttributeValues": _item(
+                        **{":now": int(now.timestamp()), ":purposes": list(pending["purposes"])}
+                    ),
                 }
             },
             {
@@ -641,9 +683,9 @@ class Ledger:
                 "Update": {
                     "TableName": self._table,
                     "Key": _item(pk=pk, sk="PROFILE"),
-                    "UpdateExpression": f"{profile_set} REMOVE expires_at",
-                    "ConditionExpression": "attribute_exists(pk)",
+                    "UpdateExpression": "SET " + ", ".join(profile_sets) + " REMOVE expires_at",
                     "ExpressionAttributeValues": _item(**profile_values),
+                    **({"ExpressionAttributeNames": {"#name": "name"}} if ":name" in profile_values else {}),
                 }
             },
             # A confirmed double opt-in is the person's own new yes: it lifts an earlier
@@ -651,7 +693,7 @@ class Ledger:
             # Deleting a marker that is not there is no failure.
             {"Delete": {"TableName": self._table, "Key": _suppression_key(subject)}},
         ]
-        for purpose in purposes:
+        for purpose in pending["purposes"]:
             ops.append(
                 {
                     "Update": {
@@ -707,11 +749,6 @@ class Ledger:
                 }
             )
         return ops
-
-    def _granted_by(self, subject: str, signup_id: str, purposes: Sequence[str]) -> bool:
-        """Whether this signup already granted its purposes (read only on the failure path)."""
-        states = self._states(subject)
-        return bool(purposes) and all(states.get(p, {}).get("signup") == signup_id for p in purposes)
 
     # -- saying no ------------------------------------------------------------------
     #
@@ -930,7 +967,10 @@ class Ledger:
                 before = snapshot.standing()
                 states = {**before.states, **dict.fromkeys(plan.withdrawn, "withdrawn")}
                 after = replace(
-                    before, states=dict(sorted(states.items())), profiling=plan.profiling or before.profiling
+                    before,
+                    states=dict(sorted(states.items())),
+                    profiling=plan.profiling or before.profiling,
+                    waiting=before.waiting - set(plan.withdrawn),
                 )
             return SaidNo(tuple(plan.withdrawn), plan.profiling, plan.suppressed, after)
         raise LedgerConflict(subject, lang=snapshot.profile.get("lang") if snapshot else None)
@@ -1116,7 +1156,8 @@ class Ledger:
     # -- reads ----------------------------------------------------------------------
 
     def pending_mail(self, subject: str, signup_id: str, now: datetime) -> PendingMail | None:
-        """Profile and pending signup in one read; None when the signup is gone."""
+        """The pending signup (and the profile, for signups stored before they kept their own
+        address) in one read; None when the signup is gone."""
         pk = _pk(subject)
         answer = self._db.batch_get_item(
             RequestItems={
@@ -1131,12 +1172,10 @@ class Ledger:
         if not profile or not pending or int(pending["expires_at"]) <= now.timestamp():
             return None
         return PendingMail(
-            email=profile["email"],
-            name=profile.get("name"),
-            lang=pending.get("lang") or profile.get("lang") or "nl",
+            email=pending.get("email") or profile["email"],
+            lang=pending.get("lang") or "nl",
             form_id=pending["form"],
             purposes=tuple(pending["purposes"]),
-            requested_at=pending["requested_at"],
             expires_at=int(pending["expires_at"]),
             already_sent="mail_sent_at" in pending,
         )
@@ -1155,31 +1194,34 @@ class Ledger:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _states(self, subject: str) -> dict[str, dict[str, Any]]:
-        return {i["sk"][2:]: i for i in self._query(subject, "P#")}
-
     def contact(self, subject: str, now: datetime) -> dict[str, Any] | None:
-        """Profile, per-purpose state and pending signups; None for nobody (or expired)."""
+        """Profile, per-purpose state and pending signups; None for nobody (or expired).
+
+        A purpose's status is what was last confirmed or withdrawn; ``pending`` only while
+        nothing was. ``pending_signup`` tells that an unconfirmed signup asks for it.
+        Name and language are the confirmed ones (None while nothing is confirmed).
+        """
         snapshot = self._snapshot(subject, now)
         if snapshot is None:
             return None
         profile, profiling = snapshot.profile, snapshot.profiling
-        states, pending = snapshot.states, snapshot.pending
+        waiting = snapshot.waiting
         purposes: dict[str, dict[str, Any]] = {}
-        for item in states.values():
-            purposes[item["sk"][2:]] = {
+        for purpose, item in snapshot.states.items():
+            purposes[purpose] = {
                 "status": item["state"],
                 "basis": item.get("basis", "consent"),
                 "since": item["since"],
+                "pending_signup": purpose in waiting,
             }
-        for item in sorted(pending, key=lambda i: i["requested_at"]):
+        for item in sorted(snapshot.pending, key=lambda i: i["requested_at"]):
             for purpose in item["purposes"]:
-                current = purposes.get(purpose)
-                if current is None or current["status"] != "granted":
+                if purpose not in snapshot.states:
                     purposes[purpose] = {
                         "status": "pending",
                         "basis": "consent",
                         "since": item["requested_at"],
+                        "pending_signup": True,
                     }
         return {
             "email": profile["email"],
@@ -1211,13 +1253,17 @@ class Ledger:
     def events(self, subject: str, now: datetime) -> list[dict[str, Any]]:
         """Every event, oldest first, each consent event with the exact text it shows."""
         items = [i for i in self._query(subject, "E#") if not _expired(i, now)]
-        versions = {i["evidence"]["text_version"] for i in items if "text_version" in i.get("evidence", {})}
+        versions = {
+            i["evidence"]["text_version"]
+            for i in items
+            if "text_version" in i.get("evidence", {}) and "text" not in i["evidence"]
+        }
         texts = self.texts(versions)
         events = []
         for item in items:
             evidence = dict(item.get("evidence", {}))
             version = evidence.get("text_version")
-            if version:
+            if version and "text" not in evidence:  # an imported text is in its own event
                 evidence["text"] = texts.get(version, {}).get("text")
             event: dict[str, Any] = {"type": item["type"], "at": item["at"]}
             if "purpose" in item:
@@ -1464,12 +1510,18 @@ class Ledger:
     ) -> None:
         """Grant an imported row's purposes as proven consent, with its evidence.
 
-        The texts must be stored already (store_texts). One transaction: raises
-        Suppressed or PurposeWithdrawn, and then writes nothing.
+        The sending system typed the text: it may hold personal data, so it is kept in the
+        row's own events (erased with the person), never in a shared TEXT# item. One
+        transaction: raises Suppressed or PurposeWithdrawn, and then writes nothing.
         """
         base = {**evidence.as_dict(), **proof, "form": "import"}
         grants = [
-            (t.purpose, "consent", "imported", {**base, "lang": t.lang, "text_version": t.version})
+            (
+                t.purpose,
+                "consent",
+                "imported",
+                {**base, "lang": t.lang, "text_version": t.version, "text": t.text},
+            )
             for t in texts
         ]
         self._grant_with_proof(subject, email=email, name=name, lang=lang, grants=grants, now=now)
@@ -1778,6 +1830,19 @@ def _expired(item: dict[str, Any], now: datetime) -> bool:
     if expires is None or isinstance(expires, str):
         return False
     return int(expires) <= now.timestamp()
+
+
+def _pending_of(snapshot: _Snapshot | None, signup_id: str) -> dict[str, Any] | None:
+    """The signup's pending item while it waits (not expired, not confirmed, not emptied)."""
+    if snapshot is None:
+        return None
+    return next((p for p in snapshot.pending if p["sk"] == f"PENDING#{signup_id}"), None)
+
+
+def _confirmed_by(snapshot: _Snapshot | None, signup_id: str) -> bool:
+    """Whether this signup granted something once: a grant keeps its signup's id, also
+    after a later withdrawal, so an old link never grants again."""
+    return snapshot is not None and any(i.get("signup") == signup_id for i in snapshot.states.values())
 
 
 _CONFLICT_RETRIES = 4

@@ -47,7 +47,9 @@ def _client(region: str) -> SESV2Client:
 def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:
     """The confirmation mail: the request, the controller, the link. No ads, no pixels.
 
-    In the language of the signup it confirms: the one the person chose on the form."""
+    In the language of the signup it confirms: the one the person chose on the form. It
+    greets nobody by name: anyone can type an address and a name into a form, and this is
+    the one mail anyone can make us send, so it carries nothing they typed (LAW 8)."""
     cat = catalogue.load()
     lang = pending.lang
     _, ngettext = translator(lang), ntranslator(lang)
@@ -67,7 +69,7 @@ def render_confirmation(pending: PendingMail, link: str, pending_days: int, toke
         "texts": texts,
         "link": link,
         "subject": _("Confirm your signup with %(controller)s") % {"controller": controller.name},
-        "greeting": _greeting(lang, pending.name),
+        "greeting": _greeting(lang, None),
         "request_line": request_line % {"controller": controller.name},
         "expiry_line": _expiry_line(lang, token_days),
         "ignore_line": ngettext(
@@ -142,17 +144,10 @@ def send_confirmation(subject: str, signup_id: str) -> bool:
         log.info("confirmation skipped", extra={"signup": signup_id, "reason": "done or gone"})
         return False
     sent_at = iso(now)
+    # No purposes in the link: confirming grants what the signup holds at that moment.
     token = tokens.sign(
         "confirm",
-        {
-            "s": subject,
-            "i": signup_id,
-            "r": pending.requested_at,
-            "m": sent_at,
-            "p": list(pending.purposes),
-            "f": pending.form_id,
-            "l": pending.lang,
-        },
+        {"s": subject, "i": signup_id, "m": sent_at, "f": pending.form_id, "l": pending.lang},
     )
     link = f"{base_url}/confirm/{token}"
     rendered = render_confirmation(pending, link, settings.pending_days, settings.confirm_token_days)

@@ -7,6 +7,7 @@ form page does not pay.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,11 @@ from chalicelib.catalogue import LANGUAGES
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_EMAIL = 254
 MAX_NAME = 100
+# A web address, a domain name or an email address: mail clients turn them into links, and a
+# confirmed name is shown in mail (LAW 12). Matched after NFKC, which folds full-width letters
+# and dots to ASCII; the ideographic full stop is a dot to IDNA too.
+_LINK_LIKE = re.compile(r"://|www[.\u3002]|@|[^\W_][.\u3002][^\W\d_]{2,}", re.IGNORECASE)
+NAME_WITH_LINK = "may not contain a web address, a domain name or an email address"
 
 
 LOCAL_PART_NOT_ASCII = (
@@ -87,6 +93,8 @@ def _clean_name(value: Any) -> str | None:
         raise ValueError("may not contain line breaks or control characters")
     if "<" in value or ">" in value:
         raise ValueError("may not contain < or >")
+    if _LINK_LIKE.search(unicodedata.normalize("NFKC", value)):
+        raise ValueError(NAME_WITH_LINK)
     if len(value) > MAX_NAME:
         raise ValueError(f"may be at most {MAX_NAME} characters")
     return value or None

@@ -138,8 +138,11 @@ def save(link: ManageLink, data: dict[str, Any], evidence: Evidence) -> Preferen
         link.subject, withdraw=withdraw, profiling=profiling, evidence=evidence, now=utc_now()
     )
     metrics.said_no(said.withdrawn, said.profiling, evidence.channel)
-    states = said.standing.states if said.standing else {}
-    not_granted = tuple(p for p in kept or () if states.get(p) not in ("granted", "pending"))
+    standing = said.standing
+    states, waiting = (standing.states, standing.waiting) if standing else ({}, frozenset())
+    not_granted = tuple(
+        p for p in kept or () if states.get(p) not in ("granted", "pending") and p not in waiting
+    )
     return PreferencesOutcome(said=said, not_granted=not_granted)
 
 

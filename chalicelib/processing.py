@@ -30,7 +30,8 @@ RECORDS: tuple[Record, ...] = (
     Record(
         "profile",
         (("S#", "PROFILE"),),
-        "email address, name (optional), language, when first recorded and since when retained",
+        "email address; name (optional) and language as confirmed; when first recorded and since"
+        " when retained",
         "sending the mail the person agreed to, in their language; answering their requests",
         "consent (GDPR art. 6(1)(a)); for customers under soft opt-in, legitimate interest"
         " (art. 6(1)(f)) within ePrivacy art. 13(2) / Telecommunicatiewet 11.7(3)",
@@ -40,8 +41,10 @@ RECORDS: tuple[Record, ...] = (
     Record(
         "pending signup",
         (("S#", "PENDING#"),),
-        "purposes asked for, form, language, time of the request, time the mail was sent",
-        "double opt-in: granting nothing until the address owner confirms",
+        "purposes asked for, form, email address, name (optional), language, time of the request,"
+        " time the mail was sent",
+        "double opt-in: granting nothing, and changing nothing shown about the person, until the"
+        " address owner confirms",
         "consent being asked (art. 6(1)(a))",
         "{pending_days} days, or until confirmed",
     ),
@@ -59,7 +62,7 @@ RECORDS: tuple[Record, ...] = (
         "every signup, confirmation, soft opt-in, import, withdrawal, objection and access export:"
         " time, form or channel, consent text version, language, IP address and user agent as"
         " API Gateway reports them, and the proof the sending system supplied (order id and"
-        " purchase time; import source and consent time)",
+        " purchase time; import source, consent time and the text agreed to)",
         "proving consent, its withdrawal and the person's choices (art. 7(1), 5(2))",
         "legal obligation to prove consent (art. 6(1)(c) with art. 7(1))",
         "events of unconfirmed signups: {pending_days} days; all others: until erased",
@@ -110,8 +113,9 @@ RECORDS: tuple[Record, ...] = (
     Record(
         "consent texts",
         (("TEXT#", "TEXT"),),
-        "the exact wording shown or imported, its language, form and first use; not personal"
-        " data (imported texts must not hold any)",
+        "the exact wording a form showed, its language, form and first use; not personal data"
+        " (an imported row's own text may be, so it is kept in that row's events and erased"
+        " with them)",
         "proving what exactly a person agreed to",
         "not personal data",
         "kept while any event may point at it",

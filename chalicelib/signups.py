@@ -15,6 +15,7 @@ from chalicelib.ledger import (
     Evidence,
     RateLimited,
     SignupGone,
+    SignupNow,
     get_ledger,
     utc_now,
 )
@@ -97,13 +98,14 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
 
 @dataclass(frozen=True)
 class ConfirmLink:
-    """A checked confirm token: which signup, which purposes."""
+    """A checked confirm token: which signup, mailed when, in which language.
+
+    It names no purposes: what a confirmation grants is what the signup holds when it is
+    confirmed (a purpose withdrawn after the mail left it), read from the ledger."""
 
     subject: str
     signup_id: str
-    requested_at: str
     sent_at: str
-    purposes: tuple[str, ...]
     form_id: str
     lang: str
 
@@ -113,14 +115,11 @@ def read_confirm_token(token: str) -> ConfirmLink:
     settings = get_settings()
     payload = tokens.load("confirm", token, max_age=settings.confirm_token_seconds)
     try:
-        purposes = tuple(str(p) for p in payload["p"])
         lang = str(payload.get("l", "nl"))
         return ConfirmLink(
             subject=str(payload["s"]),
             signup_id=str(payload["i"]),
-            requested_at=str(payload["r"]),
             sent_at=str(payload["m"]),
-            purposes=purposes,
             form_id=str(payload.get("f", "")),
             lang=lang if lang in catalogue.LANGUAGES else "nl",
         )
@@ -128,26 +127,44 @@ def read_confirm_token(token: str) -> ConfirmLink:
         raise tokens.TokenError("incomplete") from exc
 
 
-def confirm(link: ConfirmLink, evidence: Evidence) -> bool:
-    """Grant the signup's purposes. True when granted now, False when it already was.
+def confirmable(link: ConfirmLink) -> SignupNow:
+    """What pressing the button would grant now (the confirm page; one read, no write)."""
+    return get_ledger().signup_now(link.subject, link.signup_id, utc_now())
 
-    Raises SignupGone when the signup expired or was erased.
+
+@dataclass(frozen=True)
+class Confirmed:
+    """The purposes a confirmation granted now; none when it was confirmed before."""
+
+    purposes: tuple[str, ...]
+
+
+def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
+    """Grant what the signup still holds; nothing new when it was confirmed before.
+
+    Raises SignupGone when the signup expired, was erased or has nothing left to grant.
     """
     try:
-        get_ledger().confirm(
+        granted = get_ledger().confirm(
             subject=link.subject,
             signup_id=link.signup_id,
-            requested_at=link.requested_at,
             sent_at=link.sent_at,
-            purposes=link.purposes,
             evidence=evidence,
             now=utc_now(),
-            lang=link.lang,
         )
     except AlreadyConfirmed:
-        return False
-    metrics.confirmed(link.purposes)
-    return True
+        return Confirmed(())
+    metrics.confirmed(granted)  # what was granted now, not what the link was mailed for
+    return Confirmed(granted)
 
 
-__all__ = ["ConfirmLink", "SignupGone", "SignupOutcome", "confirm", "read_confirm_token", "submit"]
+__all__ = [
+    "ConfirmLink",
+    "Confirmed",
+    "SignupGone",
+    "SignupOutcome",
+    "confirm",
+    "confirmable",
+    "read_confirm_token",
+    "submit",
+]

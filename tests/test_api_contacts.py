@@ -32,8 +32,11 @@ def test_contact_shape_matches_the_contract(visitor):
     assert set(contact) == {"email", "name", "lang", "purposes", "profiling", "suppressed"}
     assert (contact["profiling"], contact["suppressed"]) == ("allowed", False)
     (state,) = contact["purposes"].values()
-    assert set(state) == {"status", "basis", "since"}
+    assert set(state) == {"status", "basis", "since", "pending_signup"}
     assert state["since"].endswith("Z")
+    assert (state["status"], state["pending_signup"]) == ("pending", True)
+    # Nothing is confirmed yet: no name or language from a signup anyone could have made.
+    assert (contact["name"], contact["lang"]) == (None, None)
 
 
 def test_address_lookup_is_case_insensitive_and_url_encoded_addresses_work(visitor):

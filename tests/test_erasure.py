@@ -110,7 +110,12 @@ def test_a_new_signup_confirmed_by_the_person_lifts_the_marker(visitor):
     contact = visitor.contact("opnieuw@example.com")
     assert contact["suppressed"] is False
     assert contact["purposes"] == {
-        "offers": {"status": "granted", "basis": "consent", "since": contact["purposes"]["offers"]["since"]}
+        "offers": {
+            "status": "granted",
+            "basis": "consent",
+            "since": contact["purposes"]["offers"]["since"],
+            "pending_signup": False,
+        }
     }
     subject = visitor.subject("opnieuw@example.com")
     assert not [i for i in visitor.items() if i["pk"] == f"SUPPRESS#{subject}" and i["sk"] == "SUPPRESS"]

@@ -53,6 +53,8 @@ BAD_EMAILS = (
 )
 BAD_NAMES = [m for m in MARKUP[:3]] + ["Anna" + c + "x" for c in CRLF if c != "%0d%0aBcc:x@y.z"]
 BAD_NAMES += ["n" * 101, "x" * 20_000]
+# Issue 10: a name that mail clients would turn into a link (LAW 12).
+BAD_NAMES += ["Account locked: unlock at https://evil.example/x", "evil.example", "Ｅｖｉｌ．ｃｏｍ", "a@b.c"]
 BAD_PURPOSES = [
     [],
     [""],

@@ -32,7 +32,7 @@ def test_the_api_key_is_required(visitor):
 
 
 def test_a_row_with_its_own_proof_is_imported_with_the_exact_text(visitor):
-    """LAW 5: who, what, when, how, the exact text and its version; the text stored once."""
+    """LAW 5: who, what, when, how, the exact text and its version; the text kept with the person."""
     results = _import(
         visitor,
         {"email": "Beurs@Example.com", "name": "Bea Beurs", "purposes": ["offers"], "evidence": PROOF},
@@ -51,8 +51,10 @@ def test_a_row_with_its_own_proof_is_imported_with_the_exact_text(visitor):
     assert evidence["consented_at"] == "2024-11-05T08:30:00.000000Z"
     assert evidence["channel"] == "import" and evidence["form"] == "import" and evidence["lang"] == "nl"
     assert evidence["batch"]
-    (text,) = [i for i in visitor.items() if i["pk"] == f"TEXT#{evidence['text_version']}"]
-    assert text["text"] == PROOF["text"] and text["form"] == "import"
+    # The text is kept in the person's own event, never in a shared item that erasure would miss.
+    assert [i for i in visitor.items() if i["pk"] == f"TEXT#{evidence['text_version']}"] == []
+    (stored,) = [i for i in visitor.person_items("beurs@example.com") if i.get("type") == "imported"]
+    assert stored["evidence"]["text"] == PROOF["text"]
     assert visitor.audience_index("offers") == [visitor.subject("beurs@example.com")]
     assert visitor.queued() == []
     assert all("expires_at" not in i for i in visitor.person_items("beurs@example.com"))

@@ -38,8 +38,8 @@ from chalicelib import catalogue, mail, models, pages
 from chalicelib.ledger import PendingMail
 
 pending = PendingMail(
-    email="ada@example.com", name="Ada", lang="en", form_id="newsletter", purposes=("newsletter",),
-    requested_at="2026-01-01T00:00:00.000000Z", expires_at=2000000000, already_sent=False,
+    email="ada@example.com", lang="en", form_id="newsletter", purposes=("newsletter",),
+    expires_at=2000000000, already_sent=False,
 )
 rendered = mail.render_confirmation(pending, "https://consent.example/confirm/TOKEN", 30, 7)
 out["mail"] = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html}

@@ -268,17 +268,62 @@ def _link_error(exc: Exception) -> Response:
 
 @public.route("/confirm/{token}", methods=["GET"])
 def show_confirm(token: str) -> Response:
-    """A page with a button; a GET never confirms (mail scanners prefetch links)."""
-    from chalicelib.signups import read_confirm_token
-    from chalicelib.tokens import TokenError
+    """A page with a button listing what confirming grants now; a GET never confirms (mail
+    scanners prefetch links)."""
+    from chalicelib.signups import confirmable, read_confirm_token
+    from chalicelib.tokens import TokenError, TokenExpired
 
     try:
         link = read_confirm_token(token)
     except TokenError as exc:
         return _link_error(exc)
+    now = confirmable(link)
+    if now.confirmed:
+        return _confirmed_page(link.lang, ())
+    if not now.purposes:
+        return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
+    return _confirm_page(link.lang, now.purposes, done=False)
+
+
+def _confirm_page(lang: str, purposes: tuple[str, ...], *, done: bool) -> Response:
+    """The purposes' texts: what the button grants now, or (done) what it granted."""
     cat = catalogue.load()
-    texts = [cat.purposes[p].consent_text(link.lang) for p in link.purposes if p in cat.purposes]
-    return page("confirm.html", link.lang, link_page=True, controller=cat.controller, texts=texts)
+    _ = translator(lang)
+    return page(
+        "confirm.html",
+        lang,
+        link_page=True,
+        controller=cat.controller,
+        title=_("Confirmed") if done else _("Confirm your signup"),
+        lead=_("Thank you. Your signup is confirmed for:")
+        if done
+        else _("Press the button to confirm your signup for:"),
+        texts=[cat.purposes[p].consent_text(lang) for p in purposes if p in cat.purposes],
+        button=not done,
+    )
+
+
+def _confirmed_page(lang: str, granted: tuple[str, ...]) -> Response:
+    """What a confirmation granted, or that it was done before (a second click)."""
+    if granted:
+        return _confirm_page(lang, granted, done=True)
+    cat = catalogue.load()
+    _ = translator(lang)
+    return page(
+        "message.html",
+        lang,
+        link_page=True,
+        controller=cat.controller,
+        title=_("Confirmed"),
+        paragraphs=[
+            _("This signup was already confirmed. Nothing has changed."),
+            _(
+                "You have the right to object to profiling (for example inferring your clothing"
+                " size from earlier orders). Use the unsubscribe link at the bottom of every mail;"
+                " the newsletter itself keeps coming."
+            ),
+        ],
+    )
 
 
 @public.route("/confirm/{token}", methods=["POST"], content_types=[FORM, JSON, "text/plain"])
@@ -299,30 +344,12 @@ def do_confirm(token: str) -> Response:
             return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
         return _status_page(link.lang, exc.status, link_page=True)
     try:
-        granted = signups.confirm(link, evidence(request, "confirm_link"))
+        confirmed = signups.confirm(link, evidence(request, "confirm_link"))
     except signups.SignupGone:
         from chalicelib.tokens import TokenExpired
 
         return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
-    cat = catalogue.load()
-    _ = translator(link.lang)
-    return page(
-        "message.html",
-        link.lang,
-        link_page=True,
-        controller=cat.controller,
-        title=_("Confirmed"),
-        paragraphs=[
-            _("Thank you. Your signup is confirmed.")
-            if granted
-            else _("This signup was already confirmed. Nothing has changed."),
-            _(
-                "You have the right to object to profiling (for example inferring your clothing"
-                " size from earlier orders). Use the unsubscribe link at the bottom of every mail;"
-                " the newsletter itself keeps coming."
-            ),
-        ],
-    )
+    return _confirmed_page(link.lang, confirmed.purposes)
 
 
 # -- saying no: the unsubscribe link ------------------------------------------------------
@@ -362,15 +389,21 @@ def _preferences_page(
     offline = []
     for purpose in cat.purposes.values():
         state = standing.states.get(purpose.id, "none")
-        live = state in ("granted", "pending")
+        # A signup waiting for confirmation stays ticked, as a pending purpose does: saving
+        # other choices never cancels it; unticking it does.
+        waiting = purpose.id in standing.waiting
+        live = state in ("granted", "pending") or waiting
         if not live:
             offline.append(purpose.id)
+        text = state_texts.get(state, state)
+        if waiting and state == "withdrawn":
+            text = _("unsubscribed; a new signup awaits your confirmation")
         rows.append(
             {
                 "id": purpose.id,
                 "label": purpose.labels.get(lang, purpose.id),
                 "state": state,
-                "state_text": state_texts.get(state, state),
+                "state_text": text,
                 "kept": live,
                 "can_keep": live,
             }

@@ -8,6 +8,7 @@ prefetch links); ``POST`` does it. Views stay thin and import the flows lazily.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -124,6 +125,16 @@ def submit_request() -> Response:
     )
 
 
+def _no_more_mail(_: Callable[[str], str]) -> str:
+    """What the erasure pages promise. LAW 22, 26: the marker keeps the address out of imports
+    and soft opt-ins, but a new signup is fresh consent and gets its confirmation mail."""
+    return _(
+        "You will receive no more mail from us, unless someone signs this address up again:"
+        " then we ask by mail to confirm that signup, and without confirmation nothing"
+        " follows."
+    )
+
+
 def _link_error(exc: Exception) -> Response:
     """One uniform 400 for tampered or foreign links; 410 for a genuine expired one."""
     from chalicelib.tokens import TokenExpired
@@ -161,8 +172,9 @@ def show_request(token: str) -> Response:
         paragraphs = [
             _(
                 "The button erases all your data: your address, your name, your choices and their"
-                " history. This cannot be undone, and you will receive no more mail from us."
+                " history. This cannot be undone."
             ),
+            _no_more_mail(_),
             _(
                 "We keep only an unreadable code (a keyed hash, no address) so that your address does"
                 " not come back through an imported list. If you later sign up again yourself and"
@@ -216,7 +228,10 @@ def do_request(token: str) -> Response:
             link_page=True,
             controller=cat.controller,
             title=_("Your data is erased"),
-            paragraphs=[_("We have erased all your data. You will receive no more mail from us.")],
+            paragraphs=[
+                _("We have erased all your data."),
+                _no_more_mail(_),
+            ],
         )
     data = rights.export(link.subject, evidence(request, "request_link"))
     if data is None:
