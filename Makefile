@@ -59,6 +59,14 @@ browser-tools: $(CHROMIUM) $(NODE_STAMP)
 # `make test` gets them first (a second rule for the same target only adds prerequisites).
 test: browser-tools
 
+# -- issue 13: the versions of the consent texts the forms show ------------------------------
+.PHONY: texts
+
+# After changing a consent text or a form's purposes: record the new versions in
+# chalicelib/texts_shown.json (it only grows; commit it). A post may name any of them.
+texts: $(STAMP)
+	$(BIN)/python scripts/texts.py
+
 # -- issue 11: the ledger on DynamoDB Local -------------------------------------------------
 .PHONY: java dynamodb-local
 
@@ -75,6 +83,21 @@ dynamodb-local: java $(NODE_STAMP)
 run: dynamodb-local
 test: dynamodb-local
 # -- end of issue 11 ------------------------------------------------------------------------
+
+# -- issue 15: the type checker, the fast tests ------------------------------------------------
+.PHONY: typecheck test-fast
+
+# mypy, strict on app.py and chalicelib/ (settings in pyproject.toml), with boto3's stubs.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+lint: typecheck
+
+# The tests that start no server and no browser (markers in pyproject.toml: stack, browser,
+# dynamodb): about 120 tests in about 15 s on one core. `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not stack and not browser and not dynamodb"
+# -- end of issue 15 ------------------------------------------------------------------------
 
 run: $(STAMP)
 	$(BIN)/python scripts/local_stack.py $(if $(FRESH),--fresh)

@@ -27,9 +27,10 @@ access_log = logging.getLogger("consentry.access")
 
 
 def _guard_views() -> None:
-    """One error boundary for every route: a ledger that could not finish answers 503 with
-    Retry-After (chalicelib/views/unavailable.py), never Chalice's JSON 500."""
-    from chalicelib.views.unavailable import guard
+    """One error boundary for every route (chalicelib/views/answers.py): what a flow refuses
+    becomes its status, JSON or page there; a ledger that could not finish answers 503 with
+    Retry-After, never Chalice's JSON 500."""
+    from chalicelib.views.answers import guard
 
     for methods in app.routes.values():
         for entry in methods.values():

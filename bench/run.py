@@ -170,24 +170,22 @@ class Stack:
         return self.event("POST", "/forms/newsletter", body, FORM)
 
     def signup_job(self, email: str) -> str:
-        """Sign up and take the mail job off the confirmation queue (left empty), where form
-        signups put it since they have a queue of their own."""
+        """Sign up and take the mail job off the confirmation queue (which is left empty)."""
         answer = self.call(self.signup_event(email))
         assert answer["statusCode"] == 200, answer
         import boto3
 
         sqs = boto3.client("sqs", region_name=REGION)
+        queue = self.resources["confirm_queue_url"]  # signups' mail has its own queue (issue 10)
         bodies = []
         while True:
-            got = sqs.receive_message(QueueUrl=self.resources["confirm_queue_url"], MaxNumberOfMessages=10)
+            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
             messages = got.get("Messages", [])
             if not messages:
                 break
             for m in messages:
                 bodies.append(m["Body"])
-                sqs.delete_message(
-                    QueueUrl=self.resources["confirm_queue_url"], ReceiptHandle=m["ReceiptHandle"]
-                )
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
         from chalicelib.keys import get_keys
 
         subject = get_keys().subject_id(email)

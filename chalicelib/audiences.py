@@ -14,12 +14,9 @@ from chalicelib import catalogue, tokens
 from chalicelib.keys import get_keys
 from chalicelib.ledger import get_ledger, utc_now
 from chalicelib.preferences import list_unsubscribe_headers, unsubscribe_url
+from chalicelib.refusals import Invalid, NotFound
 
 _CURSOR_KEYS = frozenset({"pk", "sk", "aud_pk", "aud_sk"})
-
-
-class UnknownPurpose(LookupError):
-    """The purpose is not in the catalogue."""
 
 
 class BadCursor(ValueError):
@@ -32,21 +29,23 @@ class AudiencePage:
     next: str | None
 
 
-def links(email: str, purpose: str | None) -> dict[str, Any] | None:
-    """The unsubscribe URL and the two headers for a known address; None for nobody."""
+def links(email: str, purpose: str | None) -> dict[str, Any]:
+    """The unsubscribe URL and the two headers for a known address. Raises Invalid for a
+    purpose not in the catalogue, NotFound for nobody on file."""
     if purpose is not None and purpose not in catalogue.load().purposes:
-        raise UnknownPurpose(purpose)
+        raise Invalid({"purpose": f"unknown purpose: {purpose}"})
     subject = get_keys().subject_id(email)
     if not get_ledger().on_file(subject, utc_now()):
-        return None
+        raise NotFound("contact")
     url = unsubscribe_url(subject, purpose)
     return {"unsubscribe_url": url, "headers": list_unsubscribe_headers(url)}
 
 
 def audience(purpose: str, limit: int, cursor: str | None) -> AudiencePage:
-    """One page of exactly the granted, unsuppressed contacts for a purpose."""
+    """One page of exactly the granted, unsuppressed contacts for a purpose. Raises NotFound
+    for a purpose not in the catalogue, BadCursor for a cursor it did not issue."""
     if purpose not in catalogue.load().purposes:
-        raise UnknownPurpose(purpose)
+        raise NotFound("purpose")
     start = _read_cursor(purpose, cursor) if cursor else None
     members, last = get_ledger().audience(purpose, limit=limit, start=start, now=utc_now())
     contacts = [

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 SOURCE = "consentry"
 """Every event's source: the pattern a rule on the bus matches (resources.yaml)."""
@@ -42,7 +43,7 @@ def _client(region: str) -> EventBridgeClient:
     return boto3.client("events", region_name=region)
 
 
-def entry(bus: str, detail_type: str, detail: dict[str, Any], at: datetime) -> dict[str, Any]:
+def entry(bus: str, detail_type: str, detail: dict[str, Any], at: datetime) -> PutEventsRequestEntryTypeDef:
     """One PutEvents entry: the change's type as detail-type, its time as the event's."""
     return {
         "EventBusName": bus,
@@ -53,7 +54,7 @@ def entry(bus: str, detail_type: str, detail: dict[str, Any], at: datetime) -> d
     }
 
 
-def publish(entries: Sequence[dict[str, Any]], *, region: str) -> int:
+def publish(entries: Sequence[PutEventsRequestEntryTypeDef], *, region: str) -> int:
     """Put every entry on the bus, 10 a call; resend refused ones. Returns the number of
     resends; raises PublishFailed for entries still refused after ``ATTEMPTS`` tries."""
     client = _client(region)

@@ -1,8 +1,11 @@
-"""Forms, purposes and consent texts, loaded from the packaged catalogue file.
+"""Languages, forms, brands, purposes and consent texts, loaded from the packaged catalogue file.
 
 The catalogue is a file in the deployment package, so serving a form costs no AWS call.
 Each consent text is identified by a hash of its exact wording: the ledger stores the
-text once under that hash and every consent event points at it.
+text once under that hash and every consent event points at it (versions.py: the texts a
+form shows, as one version). Which languages exist is data here too: ``[languages]``, each
+with its gettext catalogue in ``locale/``. What a page could trip over (a colour below AA,
+a missing text or translation, an unsafe logo) is refused when the file is parsed.
 """
 
 from __future__ import annotations
@@ -11,17 +14,24 @@ import hashlib
 import os
 import re
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from chalicelib import brand
+from chalicelib.brand import Brand
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.toml")
 # Another catalogue file, for the local stack only (never set on AWS): a restart with a
 # changed catalogue shows that the texts people agreed to stay provable.
 CATALOGUE_ENV = "CONSENTRY_CATALOGUE"
-LANGUAGES = ("nl", "en")
+LOCALE_DIR = Path(__file__).with_name("locale")
+_LANG_CODE = re.compile(r"^[a-z]{2,3}$")
+FORM_TEXTS = ("heading", "intro", "button", "thank_you")
+"""What a form may word its own way, per language (else the pages' general wording)."""
 # The bot challenges a form may use: where their widget comes from (the form page's CSP
-# allows that host, for that form only) and where the answer is verified.
+# allows that host, for that form only), the answer's field and where it is verified.
 CHALLENGES = {
     "turnstile": (
         "https://challenges.cloudflare.com",
@@ -36,6 +46,10 @@ CHALLENGES = {
         "https://api.hcaptcha.com/siteverify",
     ),
 }
+
+
+class CatalogueError(ValueError):
+    """The catalogue file cannot be served as it is; the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,16 @@ class Purpose:
 
 
 @dataclass(frozen=True)
+class FormTexts:
+    """A form's own wording in one language; None where the general wording serves."""
+
+    heading: str | None = None
+    intro: str | None = None
+    button: str | None = None
+    thank_you: str | None = None
+
+
+@dataclass(frozen=True)
 class Form:
     id: str
     purposes: tuple[str, ...]
@@ -84,6 +108,13 @@ class Form:
     challenge: str | None = None
     """None, "turnstile" or "hcaptcha": a bot challenge verified server-side."""
     challenge_site_key: str | None = None
+    brand: Brand | None = None
+    """The form's look; None: the catalogue's own brand."""
+    wordings: dict[str, FormTexts] = field(default_factory=dict)
+    """Language -> the form's own heading, intro, button and thank-you text."""
+
+    def wording(self, lang: str) -> FormTexts:
+        return self.wordings.get(lang) or FormTexts()
 
 
 @dataclass(frozen=True)
@@ -91,9 +122,27 @@ class Catalogue:
     controller: Controller
     purposes: dict[str, Purpose]
     forms: dict[str, Form]
+    languages: dict[str, str]
+    """Every language pages and mails speak, code -> its own name; the first is the default."""
+    brand: Brand
+    """The look of pages that belong to no form (preferences, requests, links)."""
+
+    @property
+    def default_lang(self) -> str:
+        return next(iter(self.languages))
+
+    def lang_or_default(self, lang: object) -> str:
+        """``lang`` when the service speaks it, else the default: for languages read back
+        from a token or a record, which may predate a language's removal."""
+        return lang if isinstance(lang, str) and lang in self.languages else self.default_lang
 
     def form(self, form_id: str) -> Form | None:
         return self.forms.get(form_id)
+
+    def brand_of(self, form: Form | str | None) -> Brand:
+        """A form's brand (by form or id), or the catalogue's own for anything else."""
+        found = self.forms.get(form) if isinstance(form, str) else form
+        return found.brand if found is not None and found.brand is not None else self.brand
 
     def texts_for(self, form: Form, lang: str) -> list[ConsentText]:
         return [self.purposes[p].consent_text(lang) for p in form.purposes]
@@ -109,38 +158,94 @@ def text_version(purpose: str, lang: str, text: str) -> str:
 def _parsed() -> Catalogue:
     """Parse and check the catalogue file once per process (``load()`` adds the stage's origins)."""
     path = Path(os.environ.get(CATALOGUE_ENV) or CATALOGUE_FILE)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    return parse(path.read_text(encoding="utf-8"))
+
+
+def parse(text: str) -> Catalogue:
+    """A catalogue from its TOML text, checked.
+
+    Everything a page could trip over later is refused here with a CatalogueError naming
+    the field: a language without its gettext catalogue or a purpose's text, a form text
+    missing in one of the form's languages, a brand colour below WCAG AA, a logo that is
+    missing or fetches anything."""
+    raw = tomllib.loads(text)
+    languages = _languages(raw.get("languages"))
     c = raw["controller"]
     controller = Controller(c["name"], c["address"], c["email"], c["privacy_url"])
-    purposes = {
-        pid: Purpose(pid, bool(p.get("soft_opt_in", False)), dict(p["label"]), dict(p["text"]))
-        for pid, p in raw["purposes"].items()
-    }
+    try:
+        default_brand = brand.checked({"name": controller.name, **raw.get("brand", {})}, "brand")
+    except brand.BrandError as exc:
+        raise CatalogueError(str(exc)) from None
+    purposes: dict[str, Purpose] = {}
+    for pid, p in raw["purposes"].items():
+        for key in ("label", "text"):
+            missing = [lang for lang in languages if not (p.get(key) or {}).get(lang)]
+            if missing:
+                raise CatalogueError(f"purposes.{pid}.{key}.{missing[0]}: missing (every language needs it)")
+        purposes[pid] = Purpose(pid, bool(p.get("soft_opt_in", False)), dict(p["label"]), dict(p["text"]))
     forms: dict[str, Form] = {}
     for fid, f in raw["forms"].items():
-        form = Form(
-            id=fid,
-            purposes=tuple(f["purposes"]),
-            languages=tuple(f.get("languages", LANGUAGES)),
-            default_lang=f.get("default_lang", "nl"),
-            allowed_origins=tuple(f.get("allowed_origins", ())),
-            frame_ancestors=tuple(f.get("frame_ancestors", ())),
-            thank_you_url=f.get("thank_you_url") or None,
-            min_fill_seconds=int(f.get("min_fill_seconds", 0)),
-            challenge=f.get("challenge") or None,
-            challenge_site_key=f.get("challenge_site_key") or None,
-        )
-        if form.challenge not in (None, *CHALLENGES):
-            raise ValueError(f"form {fid!r}: challenge must be one of {sorted(CHALLENGES)}")
-        for pid in form.purposes:
-            purpose = purposes.get(pid)
-            if purpose is None:
-                raise ValueError(f"form {fid!r} offers unknown purpose {pid!r}")
-            missing = [lang for lang in form.languages if lang not in purpose.texts]
-            if missing:
-                raise ValueError(f"purpose {pid!r} has no text in {missing}")
-        forms[fid] = form
-    return Catalogue(controller, purposes, forms)
+        forms[fid] = _form(fid, f, languages, purposes, default_brand)
+    return Catalogue(controller, purposes, forms, languages, default_brand)
+
+
+def _languages(raw: object) -> dict[str, str]:
+    if not isinstance(raw, dict) or not raw:
+        raise CatalogueError('languages: list each language as code = "its own name", the default first')
+    for code, name in raw.items():
+        if not _LANG_CODE.match(code) or not isinstance(name, str) or not name:
+            raise CatalogueError(f"languages.{code}: needs a code like de and its own name, like Deutsch")
+        if not (LOCALE_DIR / code / "LC_MESSAGES" / "consentry.mo").is_file():
+            raise CatalogueError(f"languages.{code}: no gettext catalogue; run `make i18n` and translate it")
+    return dict(raw)
+
+
+def _form(
+    fid: str, f: dict[str, Any], languages: dict[str, str], purposes: dict[str, Purpose], default: Brand
+) -> Form:
+    where = f"forms.{fid}"
+    form_languages = tuple(f.get("languages", tuple(languages)))
+    for lang in form_languages:
+        if lang not in languages:
+            raise CatalogueError(f"{where}.languages: {lang!r} is not in [languages]")
+    default_lang = f.get("default_lang", form_languages[0])
+    if default_lang not in form_languages:
+        raise CatalogueError(f"{where}.default_lang: {default_lang!r} is not one of the form's languages")
+    challenge = f.get("challenge") or None
+    if challenge not in (None, *CHALLENGES):
+        raise CatalogueError(f"{where}.challenge: must be one of {sorted(CHALLENGES)}")
+    for pid in f["purposes"]:
+        if pid not in purposes:
+            raise CatalogueError(f"{where}.purposes: unknown purpose {pid!r}")
+    wording: dict[str, dict[str, str]] = {lang: {} for lang in form_languages}
+    for key in FORM_TEXTS:
+        if key not in f:
+            continue
+        given = f[key]
+        if not isinstance(given, dict):
+            raise CatalogueError(f'{where}.{key}: give it per language ({key}.nl = "…")')
+        for lang in form_languages:
+            if not isinstance(given.get(lang), str) or not given[lang].strip():
+                raise CatalogueError(f"{where}.{key}.{lang}: missing (the form speaks {lang})")
+            wording[lang][key] = given[lang].strip()
+    try:
+        look = brand.checked(f["brand"], f"{where}.brand", default) if "brand" in f else None
+    except brand.BrandError as exc:
+        raise CatalogueError(str(exc)) from None
+    return Form(
+        id=fid,
+        purposes=tuple(f["purposes"]),
+        languages=form_languages,
+        default_lang=default_lang,
+        allowed_origins=tuple(f.get("allowed_origins", ())),
+        frame_ancestors=tuple(f.get("frame_ancestors", ())),
+        thank_you_url=f.get("thank_you_url") or None,
+        min_fill_seconds=int(f.get("min_fill_seconds", 0)),
+        challenge=challenge,
+        challenge_site_key=f.get("challenge_site_key") or None,
+        brand=look,
+        wordings={lang: FormTexts(**texts) for lang, texts in wording.items()},
+    )
 
 
 # -- the stage's own embedding origins (issue 7) --------------------------------------------

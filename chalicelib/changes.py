@@ -7,13 +7,13 @@ marker set or lifted, a person erased. Everything else (events, pending signups,
 rate counters, deletes by erasure or TTL, a rewrite that leaves a state as it was) is no
 change anyone outside has to act on, and decodes to None.
 
-The item kinds are the ledger's (the table in chalicelib/ledger.py's docstring): ``KINDS``
-below is the one place here that names their keys, so when the table moves to
-``chalicelib/ledger/layout.py`` only that tuple points somewhere else.
+The item kinds and how their values are coded are the ledger's (chalicelib/ledger/layout.py):
+a record's key says its kind (``layout.kind_of``), its images decode as the ledger reads items
+(``layout.plain``); ``DECODERS`` below names the kinds whose changes leave.
 
 Each change carries an id derived from the item's key and the version of its state (its
 ``since``, the marker's ``at``): a batch Lambda delivers again yields the same ids, so a
-consumer drops what it has seen. Standard library only: no boto3, no pydantic, no Jinja2.
+consumer drops what it has seen. No boto3, no pydantic, no Jinja2.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from chalicelib.ledger import layout
 
 Record = Mapping[str, Any]
 """One record of a Lambda DynamoDB Streams event (``Records[i]``)."""
@@ -71,11 +73,10 @@ class Change:
 
 
 def _value(image: Mapping[str, Any] | None, name: str) -> str | None:
-    """A string or number attribute of a stream image (DynamoDB's JSON: {"S": "..."})."""
-    if not image or name not in image:
+    """A string (or number) attribute of a decoded image, as text."""
+    if not image or image.get(name) is None:
         return None
-    typed = image[name]
-    return typed.get("S", typed.get("N"))
+    return str(image[name])
 
 
 def change_id(pk: str, sk: str, version: str, kind: str) -> str:
@@ -83,84 +84,94 @@ def change_id(pk: str, sk: str, version: str, kind: str) -> str:
     return hashlib.sha256("\n".join((kind, pk, sk, version)).encode()).hexdigest()[:32]
 
 
-def _images(record: Record) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    data = record["dynamodb"]
-    return data.get("OldImage"), data.get("NewImage")
+@dataclass(frozen=True)
+class _Write:
+    """One write the stream saw: the item's key, and the item before and after it (decoded
+    as the ledger reads items; None where it did not exist)."""
+
+    pk: str
+    sk: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    seen: float
+    """When the stream saw it (seconds, ``ApproximateCreationDateTime``)."""
+
+    @property
+    def subject(self) -> str:
+        return layout.subject_of(self.pk)
 
 
-def _purpose_state(record: Record, subject: str, pk: str, sk: str) -> Change | None:
+def _purpose_state(w: _Write) -> Change | None:
     """``S#<subject> P#<purpose>``: granted or withdrawn, with its basis and since. A grant
     that only moves ``since`` (confirming again) is no change; a new basis is."""
-    old, new = _images(record)
-    state, since = _value(new, "state"), _value(new, "since")
+    state, since = _value(w.new, "state"), _value(w.new, "since")
     if state not in ("granted", "withdrawn") or since is None:
         return None  # a delete (erasure, TTL) or an item not written as a state
-    basis = _value(new, "basis") or "consent"
-    if _value(old, "state") == state and (state == "withdrawn" or _value(old, "basis") == basis):
+    basis = _value(w.new, "basis") or "consent"
+    if _value(w.old, "state") == state and (state == "withdrawn" or _value(w.old, "basis") == basis):
         return None
-    return Change(change_id(pk, sk, since, state), state, subject, since, purpose=sk[2:], basis=basis)
+    purpose = w.sk[len(layout.STATE_PREFIX) :]
+    return Change(change_id(w.pk, w.sk, since, state), state, w.subject, since, purpose=purpose, basis=basis)
 
 
-def _profiling(record: Record, subject: str, pk: str, sk: str) -> Change | None:
+def _profiling(w: _Write) -> Change | None:
     """``S#<subject> PROFILING``: objected or allowed (allowed where no item was)."""
-    old, new = _images(record)
-    state, since = _value(new, "state"), _value(new, "since")
-    if state not in ("objected", "allowed") or since is None or state == (_value(old, "state") or "allowed"):
+    state, since = _value(w.new, "state"), _value(w.new, "since")
+    if (
+        state not in ("objected", "allowed")
+        or since is None
+        or state == (_value(w.old, "state") or "allowed")
+    ):
         return None
     kind = f"profiling_{state}"
-    return Change(change_id(pk, sk, since, kind), kind, subject, since)
+    return Change(change_id(w.pk, w.sk, since, kind), kind, w.subject, since)
 
 
-def _suppression(record: Record, subject: str, pk: str, sk: str) -> Change | None:
+def _suppression(w: _Write) -> Change | None:
     """``SUPPRESS#<subject> SUPPRESS``: set (a reason, a date) or lifted by a confirmed
     signup. The marker an erasure leaves is told by the ``erased`` change instead."""
-    old, new = _images(record)
-    if new is None:
-        if old is None or _value(old, "reason") == "erasure":
+    if w.new is None:
+        if w.old is None or _value(w.old, "reason") == "erasure":
             return None
-        at = _value(old, "at") or ""
-        lifted = _approximate_time(record)
-        return Change(change_id(pk, sk, at, "unsuppressed"), "unsuppressed", subject, lifted)
-    reason, at = _value(new, "reason"), _value(new, "at")
-    if old is not None or at is None or reason == "erasure":
+        was_set = _value(w.old, "at") or ""
+        lifted = datetime.fromtimestamp(w.seen, UTC)  # a lifted marker has no time of its own
+        return Change(
+            change_id(w.pk, w.sk, was_set, "unsuppressed"), "unsuppressed", w.subject, layout.iso(lifted)
+        )
+    reason, at = _value(w.new, "reason"), _value(w.new, "at")
+    if w.old is not None or at is None or reason == "erasure":
         return None  # kept as it was (the first reason stays), or an erasure's
-    return Change(change_id(pk, sk, at, "suppressed"), "suppressed", subject, at, reason=reason)
+    return Change(change_id(w.pk, w.sk, at, "suppressed"), "suppressed", w.subject, at, reason=reason)
 
 
-def _erasure(record: Record, subject: str, pk: str, sk: str) -> Change | None:
+def _erasure(w: _Write) -> Change | None:
     """``SUPPRESS#<subject> E#<utc>#erased``: the record that an erasure was done."""
-    old, new = _images(record)
-    at = _value(new, "at")
-    if old is not None or new is None or _value(new, "type") != "erased" or at is None:
+    at = _value(w.new, "at")
+    if w.old is not None or w.new is None or _value(w.new, "type") != "erased" or at is None:
         return None
-    return Change(change_id(pk, sk, at, "erased"), "erased", subject, at)
+    return Change(change_id(w.pk, w.sk, at, "erased"), "erased", w.subject, at)
 
 
-def _approximate_time(record: Record) -> str:
-    """When the stream saw a delete (to the second): a lifted marker has no time of its own."""
-    seconds = float(record["dynamodb"].get("ApproximateCreationDateTime") or 0)
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-Decoder = Callable[[Record, str, str, str], "Change | None"]
-
-KINDS: tuple[tuple[str, Callable[[str], bool], Decoder], ...] = (
-    # (pk prefix, which sk, decoder): the ledger's item kinds whose changes leave.
-    ("S#", lambda sk: sk.startswith("P#"), _purpose_state),
-    ("S#", lambda sk: sk == "PROFILING", _profiling),
-    ("SUPPRESS#", lambda sk: sk == "SUPPRESS", _suppression),
-    ("SUPPRESS#", lambda sk: sk.startswith("E#") and sk.endswith("#erased"), _erasure),
-)
+DECODERS: dict[str, Callable[[_Write], Change | None]] = {
+    # the kinds of layout.KINDS whose changes leave, by name, and how each is read
+    "purpose state": _purpose_state,
+    "profiling flag": _profiling,
+    "suppression marker": _suppression,
+    "erasure record": _erasure,
+}
 
 
 def decode(record: Record) -> Change | None:
     """The consent change one stream record is, or None."""
-    keys = record.get("dynamodb", {}).get("Keys") or {}
-    pk, sk = _value(keys, "pk"), _value(keys, "sk")
-    if pk is None or sk is None:
+    data = record.get("dynamodb", {})
+    keys = layout.plain(data.get("Keys") or {})
+    pk, sk = keys.get("pk"), keys.get("sk")
+    kind = layout.kind_of(pk, sk) if isinstance(pk, str) and isinstance(sk, str) else None
+    decoder = DECODERS.get(kind.name) if kind else None
+    if decoder is None:
         return None
-    for prefix, matches, decoder in KINDS:
-        if pk.startswith(prefix) and matches(sk):
-            return decoder(record, pk[len(prefix) :], pk, sk)
-    return None
+    old, new = data.get("OldImage"), data.get("NewImage")
+    seen = float(data.get("ApproximateCreationDateTime") or 0)
+    return decoder(
+        _Write(str(pk), str(sk), layout.plain(old) if old else None, layout.plain(new) if new else None, seen)
+    )

@@ -62,7 +62,7 @@ def parse(message: str) -> Feedback | None:
     recipients = tuple(
         r["emailAddress"] for r in listed if isinstance(r, dict) and isinstance(r.get("emailAddress"), str)
     )
-    mail = data.get("mail") if isinstance(data.get("mail"), dict) else {}
+    mail: dict[str, Any] = data["mail"] if isinstance(data.get("mail"), dict) else {}
     details = {"source": "ses"}
     if isinstance(mail.get("messageId"), str):
         details["message_id"] = mail["messageId"][:200]
@@ -72,7 +72,7 @@ def parse(message: str) -> Feedback | None:
     elif body.get("complaintFeedbackType"):
         details["feedback_type"] = str(body["complaintFeedbackType"])[:40]
     feedback_id = body.get("feedbackId") if isinstance(body.get("feedbackId"), str) else None
-    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
+    tags: dict[str, Any] = mail["tags"] if isinstance(mail.get("tags"), dict) else {}
     named = tags.get("ses:configuration-set")
     return Feedback(
         kind=kind,
@@ -127,23 +127,15 @@ def handle_notification(message: str) -> int:
         if subject is None:
             log.warning("feedback recipient unreadable", extra={"kind": feedback.kind})
             continue
-        if feedback.kind == "complaint":
-            said = ledger.record_complaint(
-                subject,
-                at=feedback.at,
-                feedback_id=feedback.feedback_id,
-                details=feedback.details,
-                now=utc_now(),
-            )
-        else:
-            said = ledger.record_bounce(
-                subject,
-                permanent=feedback.permanent,
-                at=feedback.at,
-                feedback_id=feedback.feedback_id,
-                details=feedback.details,
-                now=utc_now(),
-            )
+        said = ledger.record_feedback(
+            subject,
+            kind=feedback.kind,
+            permanent=feedback.permanent,
+            at=feedback.at,
+            feedback_id=feedback.feedback_id,
+            details=feedback.details,
+            now=utc_now(),
+        )
         recorded += 1
         metrics.ses_feedback(feedback.kind, feedback.permanent)
         metrics.said_no(said.withdrawn, said.profiling, feedback.kind)

@@ -1,4 +1,4 @@
-"""Dutch and English through gettext, and choosing between them.
+"""The languages of pages and mails, through gettext, and choosing between them.
 
 The words live in gettext catalogues, ``locale/<lang>/LC_MESSAGES/consentry.po``, whose
 message ids are the English source text (the usual gettext way: templates and code read
@@ -6,8 +6,10 @@ as the page does, and Babel extracts them). ``make i18n`` extracts, updates the
 catalogues and compiles the ``.mo`` files that ship in the package; at run time only the
 standard library's ``gettext`` reads them (Babel is a build tool, not a dependency).
 
-A missing Dutch translation would fall back to the English id: tests/test_i18n.py fails
-the build when any id lacks a translation or a rendered Dutch page shows English.
+Which languages exist is data: the catalogue's ``[languages]`` (catalogue.toml), each with
+its ``.po`` file here. A missing translation would fall back to the English id:
+tests/test_i18n.py fails the build when any id lacks a translation or a rendered page
+shows a text its language does not cover.
 """
 
 from __future__ import annotations
@@ -15,24 +17,26 @@ from __future__ import annotations
 import gettext as _gettext
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 
-from chalicelib.catalogue import LANGUAGES
+from chalicelib import catalogue
+from chalicelib.catalogue import LOCALE_DIR
 
-LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "consentry"
-LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
-"""Each language by its own name: what a language switch shows, whatever the page's language."""
 
 
-@lru_cache(maxsize=len(LANGUAGES))
+def language_name(lang: str) -> str:
+    """A language by its own name: what a language switch shows, whatever the page's language."""
+    return catalogue.load().languages[lang]
+
+
+@lru_cache(maxsize=16)
 def translations(lang: str) -> _gettext.GNUTranslations:
     """The compiled catalogue of one offered language, read once per process.
 
     A missing catalogue raises (FileNotFoundError): that is a packaging fault, never a
     reason to show a page in the wrong language.
     """
-    if lang not in LANGUAGES:
+    if lang not in catalogue.load().languages:
         raise LookupError(f"no catalogue for language {lang!r}")
     found = _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang])
     assert isinstance(found, _gettext.GNUTranslations)
@@ -45,7 +49,7 @@ def translator(lang: str) -> Callable[[str], str]:
 
 
 def ntranslator(lang: str) -> Callable[[str, str, int], str]:
-    """``ngettext`` for one language (Dutch and English both have two plural forms)."""
+    """``ngettext`` for one language (its .po file's header says how its plurals go)."""
     return translations(lang).ngettext
 
 
@@ -74,6 +78,7 @@ _PURPOSES_UNKNOWN = N_("Choose only from the purposes shown.")
 _TYPE = N_("Choose what you would like: a copy of your data or its erasure.")
 _INVALID = N_("This field is not valid.")
 _CHALLENGE = N_("Complete the check against spam, then send the form again.")
+_VERSION = N_("This form has changed since it was shown to you. Please read it again and send it.")
 _STALE = N_("This form was open for more than a day. Please check it and send it again.")
 
 
@@ -96,6 +101,8 @@ def field_message(field: str, reason: str, lang: str) -> str:
         message = _PURPOSES_UNKNOWN if reason.startswith("unknown purpose") else _PURPOSES_NONE
     elif field == "challenge":
         message = _CHALLENGE
+    elif field == "version":
+        message = _VERSION
     elif field == "rendered":
         message = _STALE
     elif field == "type":
@@ -113,8 +120,8 @@ def choose_language(
     requested: str | None, accept_language: str | None, offered: tuple[str, ...], default: str
 ) -> str:
     """?lang= first, then the browser's Accept-Language order, then the form's default."""
-    if requested in offered:
-        return requested  # type: ignore[return-value]
+    if requested is not None and requested in offered:
+        return requested
     ranked: list[tuple[float, str]] = []
     for index, part in enumerate((accept_language or "").split(",")[:20]):
         tag, _, params = part.strip().partition(";")
@@ -124,9 +131,9 @@ def choose_language(
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        ranked.append((-quality, f"{index:02d}{tag.strip().lower()[:2]}"))
+        ranked.append((-quality, f"{index:02d}{tag.strip().lower().split('-')[0]}"))
     for _, key in sorted(ranked):
         lang = key[2:]
-        if lang in offered and lang in LANGUAGES:
+        if lang in offered:
             return lang
     return default

@@ -27,6 +27,7 @@ from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyAsked,
     Evidence,
+    Person,
     PurposeWithdrawn,
     RateLimited,
     Suppressed,
@@ -36,6 +37,7 @@ from chalicelib.ledger import (
     utc_now,
 )
 from chalicelib.models import ImportRequest, ImportRow, ValidationError, api_errors
+from chalicelib.refusals import Invalid
 from chalicelib.settings import get_settings
 
 MAX_ROWS = 1000
@@ -46,14 +48,6 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 API Gateway's 10 MB, so the body stays well under it."""
 
 DEFAULT_LANG = "nl"
-
-
-class BadImport(Exception):
-    """The batch itself is malformed (not its rows): 422 with the reason per field."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("bad import")
-        self.errors = errors
 
 
 class TooManyRows(Exception):
@@ -86,11 +80,12 @@ def _reason(errors: dict[str, str]) -> str:
 
 
 def run(data: dict[str, Any], evidence: Evidence) -> list[dict[str, Any]]:
-    """Import a batch; one result per row, in order. Raises BadImport or TooManyRows."""
+    """Import a batch; one result per row, in order. Raises Invalid (the batch itself is
+    malformed, not its rows) or TooManyRows."""
     try:
         batch = ImportRequest.model_validate(data)
     except ValidationError as exc:
-        raise BadImport(api_errors(exc)) from None
+        raise Invalid(api_errors(exc)) from None
     if len(batch.contacts) > MAX_ROWS:
         raise TooManyRows(len(batch.contacts))
     cat = catalogue.load()
@@ -156,15 +151,12 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
     settings = get_settings()
     ledger = get_ledger()
     row = item.row
-    lang = row.lang or DEFAULT_LANG
+    person = Person(item.subject, row.email, row.name, row.lang or DEFAULT_LANG)
     now = utc_now()
     try:
         if row.evidence is not None:
             ledger.record_import(
-                subject=item.subject,
-                email=row.email,
-                name=row.name,
-                lang=lang,
+                person,
                 texts=item.texts,
                 proof={
                     "source": row.evidence.source,
@@ -176,10 +168,7 @@ def _one(item: _Row, batch_id: str, evidence: Evidence, mail_jobs: list[dict[str
             )
             return _result(item.shown, "imported")
         signup = ledger.record_import_signup(
-            subject=item.subject,
-            email=row.email,
-            name=row.name,
-            lang=lang,
+            person,
             texts=item.texts,
             evidence=evidence,
             now=now,

@@ -21,6 +21,7 @@ from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 
 @lru_cache(maxsize=4)
@@ -74,7 +75,9 @@ def enqueue_many(jobs: Iterable[dict[str, Any]]) -> None:
     client = _client(settings.region)
     url = _queue_url(settings.region, _name("mail"))
     for start in range(0, len(batch), 10):
-        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(batch[start : start + 10])]
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(i), "MessageBody": body} for i, body in enumerate(batch[start : start + 10])
+        ]
         for _ in range(3):
             failed = {
                 f["Id"] for f in client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])

@@ -8,15 +8,16 @@ mailed or vanished one does nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import baseurl, catalogue, metrics, tokens
 from chalicelib.i18n import ntranslator, translator
-from chalicelib.ledger import PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
+from chalicelib.ledger import Busy, PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
 from chalicelib.settings import get_settings
 
@@ -47,9 +48,10 @@ def _client(region: str) -> SESV2Client:
 def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:
     """The confirmation mail: the request, the controller, the link. No ads, no pixels.
 
-    In the language of the signup it confirms: the one the person chose on the form. It
-    greets nobody by name: anyone can type an address and a name into a form, and this is
-    the one mail anyone can make us send, so it carries nothing they typed (LAW 8)."""
+    In the language of the signup it confirms (the one the person chose on the form) and in
+    the look of the form it came from. It greets nobody by name: anyone can type an address
+    and a name into a form, and this is the one mail anyone can make us send, so it carries
+    nothing they typed (LAW 8)."""
     cat = catalogue.load()
     lang = pending.lang
     _, ngettext = translator(lang), ntranslator(lang)
@@ -66,6 +68,7 @@ def render_confirmation(pending: PendingMail, link: str, pending_days: int, toke
     context: dict[str, Any] = {
         "lang": lang,
         "controller": controller,
+        "brand": cat.brand_of(pending.form_id),
         "texts": texts,
         "link": link,
         "subject": _("Confirm your signup with %(controller)s") % {"controller": controller.name},
@@ -131,16 +134,34 @@ def send(message: EmailMessage, kind: str) -> str:
     return str(answer.get("MessageId", ""))
 
 
-def send_confirmation(subject: str, signup_id: str) -> bool:
-    """Send one signup's confirmation mail, once. True when a mail left now."""
-    settings = get_settings()
+def _base_url() -> str:
+    """Where the mail's links point: the stage's address, or the one the job carries."""
     base_url = baseurl.current()
     if not base_url:
         raise MailError("no CONSENTRY_BASE_URL and no base URL in the job: links cannot be made")
+    return base_url
+
+
+def _send_claimed(message: EmailMessage, kind: str, release: Callable[[], None]) -> str:
+    """Send a claimed mail; a failed send gives the claim up, so the queue's retry may send."""
+    try:
+        return send(message, kind)
+    except Exception:
+        release()
+        raise
+
+
+def send_confirmation(subject: str, signup_id: str) -> bool:
+    """Send one signup's confirmation mail, once. True when a mail left now.
+
+    The signup is claimed first (ledger/claims.py): a second delivery of the same job at
+    the same moment raises Busy and sends nothing (the queue delivers it again later)."""
+    settings = get_settings()
+    base_url = _base_url()
     ledger = get_ledger()
     now = utc_now()
-    pending = ledger.pending_mail(subject, signup_id, now)
-    if pending is None or pending.already_sent:
+    pending = ledger.claim_confirmation(subject, signup_id, now)
+    if pending is None:
         log.info("confirmation skipped", extra={"signup": signup_id, "reason": "done or gone"})
         return False
     sent_at = iso(now)
@@ -151,7 +172,9 @@ def send_confirmation(subject: str, signup_id: str) -> bool:
     )
     link = f"{base_url}/confirm/{token}"
     rendered = render_confirmation(pending, link, settings.pending_days, settings.confirm_token_days)
-    message_id = send(build_message(settings.sender, pending.email, rendered), "confirm")
+    message = build_message(settings.sender, pending.email, rendered)
+    release = partial(ledger.release_confirmation, subject, signup_id, pending.claim)
+    message_id = _send_claimed(message, "confirm", release)
     ledger.record_confirmation_sent(
         subject=subject,
         signup_id=signup_id,
@@ -171,7 +194,12 @@ def handle_job(body: str) -> None:
     kind = job.get("kind") if isinstance(job, dict) else None
     baseurl.use(job.get("base") if isinstance(job, dict) else None)  # where the signup came in
     if kind == "confirm":
-        send_confirmation(str(job["subject"]), str(job["signup"]))
+        try:
+            send_confirmation(str(job["subject"]), str(job["signup"]))
+        except Busy:
+            # Another delivery of this job is sending it; the queue delivers this one again.
+            log.info("confirmation busy", extra={"signup": job.get("signup")})
+            raise
     elif kind == "request" and job.get("type") in ("access", "erasure"):
         mailbox = job.get("mailbox") if isinstance(job.get("mailbox"), str) else None
         send_request_mail(str(job["subject"]), str(job["type"]), str(job["id"]), job.get("lang"), mailbox)
@@ -200,6 +228,7 @@ def render_request(kind: str, person: RequestMail, lang: str, link: str, token_d
     context: dict[str, Any] = {
         "lang": lang,
         "controller": controller,
+        "brand": cat.brand_of(None),
         "link": link,
         "subject": subject % {"controller": controller.name},
         "greeting": _greeting(lang, person.name),
@@ -223,9 +252,7 @@ def send_request_mail(
     from chalicelib.caps import mail_caps
 
     settings = get_settings()
-    base_url = baseurl.current()
-    if not base_url:
-        raise MailError("no CONSENTRY_BASE_URL and no base URL in the job: links cannot be made")
+    base_url = _base_url()
     ledger = get_ledger()
     now = utc_now()
     try:
@@ -246,12 +273,15 @@ def send_request_mail(
     # The mail goes to the address's owner, in the language they chose when they signed up;
     # whoever filled in the request form may read another. The job's language is the
     # fallback only for a profile that has none.
-    fallback = lang if lang in catalogue.LANGUAGES else "nl"
-    lang = person.lang if person.lang in catalogue.LANGUAGES else fallback
+    cat = catalogue.load()
+    fallback = cat.lang_or_default(lang)
+    lang = person.lang if person.lang in cat.languages else fallback
     token = tokens.sign("request", {"s": subject, "t": kind, "l": lang})
     link = f"{base_url}/requests/{token}"
     rendered = render_request(kind, person, lang, link, settings.request_token_days)
-    message_id = send(build_message(settings.sender, person.email, rendered), "request")
+    message = build_message(settings.sender, person.email, rendered)
+    release = partial(ledger.release_request, subject, kind, person.claim)
+    message_id = _send_claimed(message, "request", release)
     ledger.record_request_mail_sent(
         subject=subject, kind=kind, request_id=request_id, sent_at=iso(now), message_id=message_id
     )

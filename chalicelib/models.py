@@ -22,7 +22,7 @@ from pydantic import (
     ValidationError,
 )
 
-from chalicelib.catalogue import LANGUAGES
+from chalicelib import catalogue
 
 # Control characters, Unicode line/paragraph separators and bidi overrides: none belongs in
 # an address or a name, and several can break a mail header or disguise text.
@@ -104,15 +104,27 @@ def _blank_to_none(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _unique_purposes(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError("tick at least one purpose")
-    return list(dict.fromkeys(value))
+def _spoken(value: str | None) -> str | None:
+    """A language the catalogue lists (``[languages]``): languages are data, not code."""
+    if value is not None and value not in catalogue.load().languages:
+        raise ValueError(f"must be one of {', '.join(catalogue.load().languages)}")
+    return value
+
+
+def _purposes(empty: str) -> AfterValidator:
+    """At least one purpose (``empty`` says so otherwise), each once, in the order given."""
+
+    def check(value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(empty)
+        return list(dict.fromkeys(value))
+
+    return AfterValidator(check)
 
 
 Email = Annotated[str, BeforeValidator(normalise_email)]
 Name = Annotated[str | None, BeforeValidator(_clean_name)]
-Lang = Annotated[str | None, BeforeValidator(_blank_to_none), Field(pattern="^(nl|en)$")]
+Lang = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=8), AfterValidator(_spoken)]
 PurposeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
 
 
@@ -124,7 +136,7 @@ class SignupRequest(BaseModel):
     email: Email
     name: Name = None
     lang: Lang = None
-    purposes: Annotated[list[PurposeId], Field(max_length=20), AfterValidator(_unique_purposes)]
+    purposes: Annotated[list[PurposeId], Field(max_length=20), _purposes("tick at least one purpose")]
 
     website: str | None = Field(default=None, max_length=200)
     """Honeypot: a field humans never see; bots fill it."""
@@ -145,6 +157,8 @@ class PreferencesRequest(BaseModel):
     """The purposes kept."""
     profiling: Literal["object", "allow"] | None = None
     everything: bool = False
+    leave: PurposeId | None = None
+    """The one purpose to leave (the button beside it), whatever else is kept."""
 
     def kept(self) -> list[str] | None:
         """The purposes to keep; None when the post says nothing about purposes."""
@@ -225,10 +239,10 @@ def _moment(value: Any) -> datetime:
 def _text(most: int, *, lines: bool) -> Any:
     """A required, non-blank text of at most ``most`` characters; line breaks only if allowed."""
 
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
+    def check(raw: Any) -> str:
+        if not isinstance(raw, str):
             raise ValueError("must be a text value")
-        value = value.strip()
+        value = raw.strip()
         if not value:
             raise ValueError("may not be empty")
         if (_TEXT_CONTROL if lines else _CONTROL).search(value):
@@ -246,14 +260,8 @@ def _must_be_true(value: Any) -> Any:
     return value
 
 
-def _named_purposes(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError("name at least one purpose")
-    return list(dict.fromkeys(value))
-
-
 Moment = Annotated[datetime, BeforeValidator(_moment)]
-Purposes = Annotated[list[PurposeId], Field(max_length=20), AfterValidator(_named_purposes)]
+Purposes = Annotated[list[PurposeId], Field(max_length=20), _purposes("name at least one purpose")]
 
 
 class _ApiBody(BaseModel):
@@ -330,7 +338,6 @@ def api_errors(exc: ValidationError) -> dict[str, str]:
 
 
 __all__ = [
-    "LANGUAGES",
     "PREFERENCE_FIELDS",
     "AudienceQuery",
     "DataSubjectRequest",

@@ -1,7 +1,8 @@
 """The record of processing (GDPR art. 30): what is stored, why, on what basis, how long.
 
 One list serves three readers: the README (the record itself), the access export (GDPR
-art. 15(1) owes the person the purposes, the retention and the recipients), and the tests,
+art. 15(1) owes the person the purposes, the retention and the recipients, in words they
+read: each text is translated through gettext), and the tests,
 which check that every kind of item the ledger writes is listed here with its limit.
 Retention is stated from the stage settings, so the text never drifts from the TTLs.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.i18n import N_, translator
 from chalicelib.settings import Settings
 
 
@@ -28,155 +30,186 @@ class Record:
 
 RECORDS: tuple[Record, ...] = (
     Record(
-        "profile",
+        N_("profile"),
         (("S#", "PROFILE"),),
-        "email address; name (optional) and language as confirmed; when first recorded and since"
-        " when retained",
-        "sending the mail the person agreed to, in their language; answering their requests",
-        "consent (GDPR art. 6(1)(a)); for customers under soft opt-in, legitimate interest"
-        " (art. 6(1)(f)) within ePrivacy art. 13(2) / Telecommunicatiewet 11.7(3)",
-        "unconfirmed: {pending_days} days after the signup; confirmed, soft opt-in or imported"
-        " with proof: until erased (on the person's request or by the operator)",
+        N_(
+            "email address; name (optional) and language as confirmed; when first recorded and since"
+            " when retained"
+        ),
+        N_("sending the mail the person agreed to, in their language; answering their requests"),
+        N_(
+            "consent (GDPR art. 6(1)(a)); for customers under soft opt-in, legitimate interest"
+            " (art. 6(1)(f)) within ePrivacy art. 13(2) / Telecommunicatiewet 11.7(3)"
+        ),
+        N_(
+            "unconfirmed: {pending_days} days after the signup; confirmed, soft opt-in or imported"
+            " with proof: until erased (on the person's request or by the operator)"
+        ),
     ),
     Record(
-        "pending signup",
+        N_("pending signup"),
         (("S#", "PENDING#"),),
-        "purposes asked for, form, email address, name (optional), language, time of the request,"
-        " time the mail was sent",
-        "double opt-in: granting nothing, and changing nothing shown about the person, until the"
-        " address owner confirms",
-        "consent being asked (art. 6(1)(a))",
-        "{pending_days} days, or until confirmed",
+        N_(
+            "purposes asked for, form, email address, name (optional), language, time of the request,"
+            " time the mail was sent"
+        ),
+        N_(
+            "double opt-in: granting nothing, and changing nothing shown about the person, until the"
+            " address owner confirms"
+        ),
+        N_("consent being asked (art. 6(1)(a))"),
+        N_("{pending_days} days, or until confirmed"),
     ),
     Record(
-        "purpose states and profiling flag",
+        N_("purpose states and profiling flag"),
         (("S#", "P#"), ("S#", "PROFILING")),
-        "per purpose: granted or withdrawn, legal basis, since when; objection to profiling",
-        "knowing who may be mailed for what, and whether profiling is allowed",
-        "art. 6(1)(a), 6(1)(f); art. 21 (objection)",
-        "until erased",
+        N_("per purpose: granted or withdrawn, legal basis, since when; objection to profiling"),
+        N_("knowing who may be mailed for what, and whether profiling is allowed"),
+        N_("art. 6(1)(a), 6(1)(f); art. 21 (objection)"),
+        N_("until erased"),
     ),
     Record(
-        "events",
+        N_("events"),
         (("S#", "E#"),),
-        "every signup, confirmation, soft opt-in, import, withdrawal, objection and access export:"
-        " time, form or channel, consent text version, language, IP address and user agent as"
-        " API Gateway reports them, and the proof the sending system supplied (order id and"
-        " purchase time; import source, consent time and the text agreed to)",
-        "proving consent, its withdrawal and the person's choices (art. 7(1), 5(2))",
-        "legal obligation to prove consent (art. 6(1)(c) with art. 7(1))",
-        "events of unconfirmed signups: {pending_days} days; all others: until erased",
+        N_(
+            "every signup, confirmation, soft opt-in, import, withdrawal, objection and access export:"
+            " time, form or channel, consent text version, language, IP address and user agent as"
+            " API Gateway reports them, and the proof the sending system supplied (order id and"
+            " purchase time; import source, consent time and the text agreed to)"
+        ),
+        N_("proving consent, its withdrawal and the person's choices (art. 7(1), 5(2))"),
+        N_("legal obligation to prove consent (art. 6(1)(c) with art. 7(1))"),
+        N_("events of unconfirmed signups: {pending_days} days; all others: until erased"),
     ),
     Record(
-        "access and erasure requests",
+        N_("access and erasure requests"),
         (("S#", "REQUEST#"),),
-        "type of request, when it was made, when its link was mailed",
-        "one working link per request; no mail bombing of an address with request mail",
-        "legal obligation (art. 6(1)(c) with art. 12, 15, 17)",
-        "{request_token_days} days, the lifetime of the link",
+        N_("type of request, when it was made, when its link was mailed"),
+        N_("one working link per request; no mail bombing of an address with request mail"),
+        N_("legal obligation (art. 6(1)(c) with art. 12, 15, 17)"),
+        N_("{request_token_days} days, the lifetime of the link"),
     ),
     Record(
-        "import guard",
+        N_("import guard"),
         (("S#", "IMPORT"),),
-        "when an import without proof asked the address to confirm; no address",
-        "an imported address without proof gets at most one double opt-in mail",
-        "legitimate interest (art. 6(1)(f)): not mailing people who never asked",
-        "{import_guard_days} days",
+        N_("when an import without proof asked the address to confirm; no address"),
+        N_("an imported address without proof gets at most one double opt-in mail"),
+        N_("legitimate interest (art. 6(1)(f)): not mailing people who never asked"),
+        N_("{import_guard_days} days"),
     ),
     Record(
-        "suppression marker",
+        N_("suppression marker"),
         (("SUPPRESS#", "SUPPRESS"),),
-        "a keyed hash of the address, the reason (erasure, complaint, bounce, unsubscribed)"
-        " and the date; no address, no name",
-        "keeping an erased, complaining or unsubscribed person out of imports and soft opt-ins",
-        "legal obligation (art. 6(1)(c) with art. 17 and 21(3)); legitimate interest (art. 6(1)(f))",
-        "no fixed limit: deleting it would let the address back in through an import; a new"
-        " signup the person confirms removes it",
+        N_(
+            "a keyed hash of the address, the reason (erasure, complaint, bounce, unsubscribed)"
+            " and the date; no address, no name"
+        ),
+        N_("keeping an erased, complaining or unsubscribed person out of imports and soft opt-ins"),
+        N_("legal obligation (art. 6(1)(c) with art. 17 and 21(3)); legitimate interest (art. 6(1)(f))"),
+        N_(
+            "no fixed limit: deleting it would let the address back in through an import; a new"
+            " signup the person confirms removes it"
+        ),
     ),
     Record(
-        "erasure record",
+        N_("erasure record"),
         (("SUPPRESS#", "E#"),),
-        "when an erasure was done, through which channel, how many items it deleted; no address",
-        "accountability: showing that the erasure was done (art. 5(2), 12)",
-        "legal obligation (art. 6(1)(c))",
-        "{erasure_record_days} days",
+        N_("when an erasure was done, through which channel, how many items it deleted; no address"),
+        N_("accountability: showing that the erasure was done (art. 5(2), 12)"),
+        N_("legal obligation (art. 6(1)(c))"),
+        N_("{erasure_record_days} days"),
     ),
     Record(
-        "rate counters",
+        N_("rate counters"),
         (("RATE#", "RATE"),),
-        "per address hash and mailbox hash the times of its last mails; per IP address hash"
-        " the count of signups and of requests in an hour",
-        "stopping list bombing: capping the mail anyone can trigger per address and posts per IP",
-        "legitimate interest (art. 6(1)(f))",
-        "{rate_counter_hours} hours",
+        N_(
+            "per address hash and mailbox hash the times of its last mails; per IP address hash"
+            " the count of signups and of requests in an hour"
+        ),
+        N_("stopping list bombing: capping the mail anyone can trigger per address and posts per IP"),
+        N_("legitimate interest (art. 6(1)(f))"),
+        N_("{rate_counter_hours} hours"),
     ),
     Record(
-        "consent texts",
+        N_("consent texts"),
         (("TEXT#", "TEXT"),),
-        "the exact wording a form showed, its language, form and first use; not personal data"
-        " (an imported row's own text may be, so it is kept in that row's events and erased"
-        " with them)",
-        "proving what exactly a person agreed to",
-        "not personal data",
-        "kept while any event may point at it",
+        N_(
+            "the exact wording a form showed, its language, form and first use; not personal data"
+            " (an imported row's own text may be, so it is kept in that row's events and erased"
+            " with them)"
+        ),
+        N_("proving what exactly a person agreed to"),
+        N_("not personal data"),
+        N_("kept while any event may point at it"),
     ),
 )
 
 OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
     {
-        "name": "mail jobs",
-        "where": "Amazon SQS queues (confirmations, other mail) and their dead-letter queue",
-        "data": "subject hash, mailbox hash, signup or request id, language; no address",
-        "retention": "until the mail is sent; at most 4 days in the queue, 14 in the dead-letter queue",
+        "name": N_("mail jobs"),
+        "where": N_("Amazon SQS queues (confirmations, other mail) and their dead-letter queue"),
+        "data": N_("subject hash, mailbox hash, signup or request id, language; no address"),
+        "retention": N_("until the mail is sent; at most 4 days in the queue, 14 in the dead-letter queue"),
     },
     {
-        "name": "logs",
+        "name": N_("logs"),
         "where": "Amazon CloudWatch Logs",
-        "data": "what happened and its ids; never an address, a name, a token or a link",
-        "retention": "30 days (the log groups in .chalice/resources.yaml)",
+        "data": N_("what happened and its ids; never an address, a name, a token or a link"),
+        "retention": N_("30 days (the log groups in .chalice/resources.yaml)"),
     },
     {
-        "name": "backups",
-        "where": "DynamoDB point-in-time recovery",
-        "data": "a continuous backup of the table",
-        "retention": "35 days: erased and expired items leave the backups within 35 days",
+        "name": N_("backups"),
+        "where": N_("DynamoDB point-in-time recovery"),
+        "data": N_("a continuous backup of the table"),
+        "retention": N_("35 days: erased and expired items leave the backups within 35 days"),
     },
     {
-        "name": "table stream",
-        "where": "DynamoDB Streams of the ledger table, read only by the function that pushes"
-        " consent changes",
-        "data": "every write to the table, the item before and after it (addresses included)",
-        "retention": "24 hours (DynamoDB's own limit)",
+        "name": N_("table stream"),
+        "where": N_(
+            "DynamoDB Streams of the ledger table, read only by the function that pushes consent changes"
+        ),
+        "data": N_("every write to the table, the item before and after it (addresses included)"),
+        "retention": N_("24 hours (DynamoDB's own limit)"),
     },
     {
-        "name": "consent changes",
-        "where": "the stage's Amazon EventBridge bus, its archive, and the dead-letter queue of"
-        " the optional webhook",
-        "data": "per change of a consent state: its kind, purpose, legal basis or reason, time,"
-        " the subject hash, and the address where it is proven (never for an erasure)",
-        "retention": "on the bus: until delivered; the archive: 7 days (a stack parameter, for"
-        " replays); the webhook's dead-letter queue: 14 days",
+        "name": N_("consent changes"),
+        "where": N_(
+            "the stage's Amazon EventBridge bus, its archive, and the dead-letter queue of the"
+            " optional webhook"
+        ),
+        "data": N_(
+            "per change of a consent state: its kind, purpose, legal basis or reason, time,"
+            " the subject hash, and the address where it is proven (never for an erasure)"
+        ),
+        "retention": N_(
+            "on the bus: until delivered; the archive: 7 days (a stack parameter, for"
+            " replays); the webhook's dead-letter queue: 14 days"
+        ),
     },
     {
-        "name": "erasure journal",
-        "where": "a second DynamoDB table (consentry-<stage>-erasures)",
-        "data": "subject hash and time of each erasure; no address, no name",
-        "retention": "36 days, one more than the backups reach back: a table restored from them"
-        " is made to forget everyone erased after its restore point",
+        "name": N_("erasure journal"),
+        "where": N_("a second DynamoDB table (consentry-<stage>-erasures)"),
+        "data": N_("subject hash and time of each erasure; no address, no name"),
+        "retention": N_(
+            "36 days, one more than the backups reach back: a table restored from them"
+            " is made to forget everyone erased after its restore point"
+        ),
     },
 )
 
 PROCESSORS: tuple[dict[str, str], ...] = (
-    {"service": "AWS Lambda", "role": "runs the code; holds data only while handling a request"},
-    {"service": "Amazon API Gateway", "role": "receives requests (IP address, user agent, bodies)"},
-    {"service": "Amazon DynamoDB", "role": "the consent ledger, encrypted at rest"},
-    {"service": "Amazon SQS", "role": "the mail queues, encrypted at rest; jobs hold no address"},
-    {"service": "Amazon SES", "role": "sends the mail: recipient address and content"},
-    {"service": "AWS Secrets Manager", "role": "the signing and hashing keys; no personal data"},
-    {"service": "Amazon CloudWatch Logs", "role": "function logs without addresses, tokens or links"},
+    {"service": "AWS Lambda", "role": N_("runs the code; holds data only while handling a request")},
+    {"service": "Amazon API Gateway", "role": N_("receives requests (IP address, user agent, bodies)")},
+    {"service": "Amazon DynamoDB", "role": N_("the consent ledger, encrypted at rest")},
+    {"service": "Amazon SQS", "role": N_("the mail queues, encrypted at rest; jobs hold no address")},
+    {"service": "Amazon SES", "role": N_("sends the mail: recipient address and content")},
+    {"service": "AWS Secrets Manager", "role": N_("the signing and hashing keys; no personal data")},
+    {"service": "Amazon CloudWatch Logs", "role": N_("function logs without addresses, tokens or links")},
     {
         "service": "Amazon EventBridge",
-        "role": "carries consent changes to the organisation's own systems; keeps them a week for replays",
+        "role": N_(
+            "carries consent changes to the organisation's own systems; keeps them a week for replays"
+        ),
     },
 )
 
@@ -189,8 +222,10 @@ def record_for(pk: str, sk: str) -> Record | None:
     return None
 
 
-def describe(settings: Settings) -> dict[str, Any]:
-    """The record with the stage's own retention periods filled in."""
+def describe(settings: Settings, lang: str = "en") -> dict[str, Any]:
+    """The record with the stage's own retention periods filled in, in ``lang``: the access
+    export gives it to the person in their own language (the keys stay English: data)."""
+    _ = translator(lang)
     limits = {
         "pending_days": settings.pending_days,
         "request_token_days": settings.request_token_days,
@@ -201,22 +236,24 @@ def describe(settings: Settings) -> dict[str, Any]:
     return {
         "records": [
             {
-                "name": r.name,
-                "data": r.data,
-                "purpose": r.purpose,
-                "basis": r.basis,
-                "retention": r.retention.format(**limits),
+                "name": _(r.name),
+                "data": _(r.data),
+                "purpose": _(r.purpose),
+                "basis": _(r.basis),
+                "retention": _(r.retention).format(**limits),
             }
             for r in RECORDS
         ],
-        "outside_the_table": list(OUTSIDE_THE_TABLE),
+        "outside_the_table": [{k: _(v) for k, v in o.items()} for o in OUTSIDE_THE_TABLE],
         "processors": {
-            "who": "Amazon Web Services EMEA SARL, under the AWS GDPR Data Processing Addendum",
+            "who": _("Amazon Web Services EMEA SARL, under the AWS GDPR Data Processing Addendum"),
             "region": settings.region,
-            "services": list(PROCESSORS),
+            "services": [{"service": p["service"], "role": _(p["role"])} for p in PROCESSORS],
         },
-        "recipients": "the organisation's own sending system (through the API): address, name,"
-        " language, per-purpose states, profiling flag; the organisation's own systems that act"
-        " on consent (a CRM, a shop), through its event bus: each change of a consent state with"
-        " the address it concerns, an erasure with the subject hash alone",
+        "recipients": _(
+            "the organisation's own sending system (through the API): address, name,"
+            " language, per-purpose states, profiling flag; the organisation's own systems that act"
+            " on consent (a CRM, a shop), through its event bus: each change of a consent state with"
+            " the address it concerns, an erasure with the subject hash alone"
+        ),
     }

@@ -9,48 +9,38 @@ stored for an unknown address. Behind the link, a button does it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import caps, catalogue, jobs, processing, tokens
 from chalicelib.keys import get_keys
 from chalicelib.ledger import Evidence, RateLimited, get_ledger, iso, utc_now
 from chalicelib.models import DataSubjectRequest, ValidationError, api_errors
+from chalicelib.refusals import Invalid, Throttled
 from chalicelib.settings import get_settings
 
 REQUEST_TYPES = ("access", "erasure")
 EXPORT_FORMAT = "consentry-export/1"
 
 
-@dataclass
-class RequestOutcome:
-    """Accepted (the same whatever the address) or errors per field, with the input kept."""
-
-    accepted: bool
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    throttled: bool = False
-    """Over the per-network limit (429); it says nothing about the address."""
-
-
-def submit(data: dict[str, Any], lang: str, ip: str | None) -> RequestOutcome:
+def submit(data: dict[str, Any], lang: str, ip: str | None) -> None:
     """Validate a request and queue its mail; whether one is sent is the worker's business.
 
     The network's hourly limit is charged here, the same for every address; the mail cap
-    is charged by the worker, only when it mails (see caps.py)."""
+    is charged by the worker, only when it mails (see caps.py). Raises Invalid (the reason
+    per field, the input kept) or Throttled; the same for a known and an unknown address."""
     values = {k: data.get(k) if isinstance(data.get(k), str) else "" for k in ("email", "type")}
     try:
         request = DataSubjectRequest.model_validate(data)
     except ValidationError as exc:
-        return RequestOutcome(False, api_errors(exc), values)
+        raise Invalid(api_errors(exc), values) from None
     try:
         get_ledger().charge(caps.network_cap("requests", ip), utc_now())
-    except RateLimited:
-        return RequestOutcome(False, throttled=True)
+    except RateLimited as exc:
+        raise Throttled("requests") from exc
     lang = request.lang or lang
     subject = get_keys().subject_id(request.email)
     jobs.enqueue(jobs.request_job(subject, request.type, lang, caps.mailbox_key(request.email)))
-    return RequestOutcome(True)
 
 
 @dataclass(frozen=True)
@@ -71,11 +61,13 @@ def read_request_token(token: str) -> RequestLink:
         raise tokens.TokenError("incomplete") from exc
     if kind not in REQUEST_TYPES:
         raise tokens.TokenError("unknown request type")
-    return RequestLink(subject, kind, lang if lang in catalogue.LANGUAGES else "nl")
+    return RequestLink(subject, kind, catalogue.load().lang_or_default(lang))
 
 
-def export(subject: str, evidence: Evidence) -> dict[str, Any] | None:
-    """Everything held about the person, after recording that they took it; None for nobody."""
+def export(subject: str, evidence: Evidence, lang: str | None = None) -> dict[str, Any] | None:
+    """Everything held about the person, after recording that they took it; None for nobody.
+
+    The record of processing in it speaks the person's language (``lang``, else the default)."""
     ledger = get_ledger()
     now = utc_now()
     if not ledger.record_access_export(subject=subject, evidence=evidence, now=now):
@@ -94,7 +86,7 @@ def export(subject: str, evidence: Evidence) -> dict[str, Any] | None:
             "privacy_notice": controller.privacy_url,
         },
         **data,
-        "processing": processing.describe(get_settings()),
+        "processing": processing.describe(get_settings(), catalogue.load().lang_or_default(lang)),
     }
 
 

@@ -1,18 +1,20 @@
 """The signup and confirmation flows: validate, record, hand the mail to the queue.
 
-Views call these and turn the outcomes into pages or JSON; nothing here knows HTML.
+Each returns its result or raises (refusals.Invalid, refusals.Throttled, the ledger's and
+the tokens' errors); views/answers.py turns those into answers. Nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib import bots, caps, catalogue, jobs, metrics, tokens
+from chalicelib import bots, caps, catalogue, jobs, metrics, tokens, versions
 from chalicelib.keys import get_keys
 from chalicelib.ledger import (
     AlreadyConfirmed,
     Evidence,
+    Person,
     RateLimited,
     SignupGone,
     SignupNow,
@@ -20,21 +22,29 @@ from chalicelib.ledger import (
     utc_now,
 )
 from chalicelib.models import SignupRequest, ValidationError, field_errors
+from chalicelib.refusals import Invalid, Throttled
 from chalicelib.settings import get_settings
 
 
-@dataclass
-class SignupOutcome:
-    """Either accepted (the same whatever the address's standing) or errors per field."""
+@dataclass(frozen=True)
+class Accepted:
+    """A signup accepted: the same answer whatever the address's standing (new, pending,
+    subscribed, suppressed, capped, a bot's)."""
 
-    accepted: bool
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    throttled: bool = False
+    lang: str | None = None
+    """The language of the texts the visitor read (a posted version decides it)."""
 
 
-def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evidence) -> SignupOutcome:
-    """Validate a signup and record it as pending; nothing is stored for invalid input."""
+def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evidence) -> Accepted:
+    """Validate a signup and record it as pending; nothing is stored for invalid input.
+
+    Raises Invalid (the reason per field, the input kept) or Throttled (this network's
+    hourly limit); bots.ChallengeUnavailable when the bot check's provider did not answer.
+
+    The texts recorded are those of the version the post names (the page, iframe, script or
+    plain form carries it): today's, or an older one the form showed; a version it never
+    showed is refused. A post without one (a plain form from before versions) is taken to
+    have shown today's texts in its language; its events carry no ``form_version``."""
     values = {
         "email": data.get("email") if isinstance(data.get("email"), str) else "",
         "name": data.get("name") if isinstance(data.get("name"), str) else "",
@@ -42,13 +52,31 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         if isinstance(data.get("purposes"), list)
         else [],
     }
+    cat = catalogue.load()
+    errors: dict[str, str] = {}
     try:
         signup = SignupRequest.model_validate(data)
     except ValidationError as exc:
-        return SignupOutcome(False, field_errors(exc), values)
-    unknown = [p for p in signup.purposes if p not in form.purposes]
+        errors = field_errors(exc)
+    posted = data.get(versions.FIELD)
+    shown: versions.Shown | None = None
+    if posted is not None and posted != "":
+        try:
+            if not isinstance(posted, str) or len(posted) > 64:
+                raise versions.UnknownVersion(str(posted)[:64])
+            shown = versions.shown(cat, form, posted)
+        except versions.UnknownVersion:
+            errors[versions.FIELD] = "is not a version of this form's texts that was ever shown"
+    if errors:
+        raise Invalid(errors, values, lang=shown.lang if shown else None)
+    if shown is None:
+        lang = signup.lang if signup.lang in form.languages else lang
+        shown = versions.current(cat, form, lang)
+    else:
+        evidence = replace(evidence, version=shown.version)
+    unknown = [p for p in signup.purposes if shown.text_for(p) is None or p not in cat.purposes]
     if unknown:
-        return SignupOutcome(False, {"purposes": f"unknown purpose: {', '.join(unknown)}"}, values)
+        raise Invalid({"purposes": f"unknown purpose: {', '.join(unknown)}"}, values, lang=shown.lang)
     verdict = bots.stamp_verdict(form, data.get(bots.RENDER_FIELD))
     if signup.website or verdict == "bot":
         # A honeypot filled in, or a form posted faster than a person could fill it in:
@@ -56,25 +84,23 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         metrics.signup_sent_no_mail(
             "honeypot" if signup.website else "too_fast", get_keys().subject_id(signup.email)
         )
-        return SignupOutcome(True)
+        return Accepted()
     if verdict == "stale":
         # A person who left the form open for over a day: the form again, freshly stamped.
-        return SignupOutcome(False, {bots.RENDER_FIELD: bots.STALE}, values)
+        raise Invalid({bots.RENDER_FIELD: bots.STALE}, values, lang=shown.lang)
     field = bots.answer_field(form)
     if field and not bots.verify_challenge(form, data.get(field), evidence.ip):
         metrics.signup_sent_no_mail("challenge", get_keys().subject_id(signup.email))
-        return SignupOutcome(False, {"challenge": "the bot check was not passed; please try again"}, values)
-    lang = signup.lang if signup.lang in form.languages else lang
-    cat = catalogue.load()
-    texts = [cat.purposes[p].consent_text(lang) for p in signup.purposes]
+        raise Invalid(
+            {"challenge": "the bot check was not passed; please try again"}, values, lang=shown.lang
+        )
+    lang = shown.lang
+    texts = [text for p in signup.purposes if (text := shown.text_for(p)) is not None]
     keys = get_keys()
     subject = keys.subject_id(signup.email)
     try:
         recorded = get_ledger().record_signup(
-            subject=subject,
-            email=signup.email,
-            name=signup.name,
-            lang=lang,
+            Person(subject, signup.email, signup.name, lang),
             form_id=form.id,
             texts=texts,
             evidence=evidence,
@@ -90,10 +116,12 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
         # Over the per-IP cap: a 429, which tells nothing about the address.
         over_ip = exc.counter not in caps.MAIL_COUNTERS
         metrics.signup_sent_no_mail("ip_limit" if over_ip else "address_cap", subject)
-        return SignupOutcome(not over_ip, throttled=over_ip)
+        if over_ip:
+            raise Throttled("signups", lang) from exc
+        return Accepted(lang)
     jobs.enqueue(jobs.confirmation_job(subject, recorded.id), queue="confirm")
     metrics.signup_accepted(form.id, signup.purposes)
-    return SignupOutcome(True)
+    return Accepted(lang)
 
 
 @dataclass(frozen=True)
@@ -121,15 +149,21 @@ def read_confirm_token(token: str) -> ConfirmLink:
             signup_id=str(payload["i"]),
             sent_at=str(payload["m"]),
             form_id=str(payload.get("f", "")),
-            lang=lang if lang in catalogue.LANGUAGES else "nl",
+            lang=catalogue.load().lang_or_default(lang),
         )
     except (KeyError, TypeError) as exc:
         raise tokens.TokenError("incomplete") from exc
 
 
 def confirmable(link: ConfirmLink) -> SignupNow:
-    """What pressing the button would grant now (the confirm page; one read, no write)."""
-    return get_ledger().signup_now(link.subject, link.signup_id, utc_now())
+    """What pressing the button would grant now (the confirm page; one read, no write).
+
+    Raises SignupGone when it would grant nothing and was never confirmed (expired,
+    erased, or every purpose withdrawn since)."""
+    now = get_ledger().signup_now(link.subject, link.signup_id, utc_now())
+    if not now.confirmed and not now.purposes:
+        raise SignupGone(link.signup_id)
+    return now
 
 
 @dataclass(frozen=True)
@@ -159,10 +193,10 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
 
 
 __all__ = [
+    "Accepted",
     "ConfirmLink",
     "Confirmed",
     "SignupGone",
-    "SignupOutcome",
     "confirm",
     "confirmable",
     "read_confirm_token",

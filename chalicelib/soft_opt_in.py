@@ -9,43 +9,36 @@ order there is no soft opt-in. A suppressed address or a withdrawn purpose is re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import catalogue
 from chalicelib.keys import get_keys
-from chalicelib.ledger import Evidence, PurposeWithdrawn, Suppressed, get_ledger, iso, utc_now
+from chalicelib.ledger import Evidence, Person, get_ledger, iso, utc_now
 from chalicelib.models import SoftOptInRequest, ValidationError, api_errors
+from chalicelib.refusals import Invalid
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The HTTP status and JSON body to answer: the views only serialise it."""
+def record(data: dict[str, Any], evidence: Evidence) -> dict[str, Any]:
+    """Validate and record a soft opt-in; the contact as it now stands.
 
-    status: int
-    body: dict[str, Any]
-
-
-def record(data: dict[str, Any], evidence: Evidence) -> Outcome:
-    """Validate and record a soft opt-in: 201 with the contact, 422, or 409."""
+    Raises Invalid (the reason per field), or the ledger's Suppressed or PurposeWithdrawn
+    (then nothing is written).
+    """
     try:
         request = SoftOptInRequest.model_validate(data)
     except ValidationError as exc:
-        return Outcome(422, {"errors": api_errors(exc)})
+        raise Invalid(api_errors(exc)) from None
     cat = catalogue.load()
     unknown = [p for p in request.purposes if p not in cat.purposes]
     if unknown:
-        return Outcome(422, {"errors": {"purposes": f"unknown purpose: {', '.join(unknown)}"}})
+        raise Invalid({"purposes": f"unknown purpose: {', '.join(unknown)}"})
     ineligible = [p for p in request.purposes if not cat.purposes[p].soft_opt_in]
     if ineligible:
-        return Outcome(
-            422,
+        raise Invalid(
             {
-                "errors": {
-                    "purposes": f"not eligible for soft opt-in: {', '.join(ineligible)}"
-                    " (only the organisation's own similar products; ask for consent instead)"
-                }
-            },
+                "purposes": f"not eligible for soft opt-in: {', '.join(ineligible)}"
+                " (only the organisation's own similar products; ask for consent instead)"
+            }
         )
     proof = {
         "order_id": request.evidence.order_id,
@@ -56,23 +49,11 @@ def record(data: dict[str, Any], evidence: Evidence) -> Outcome:
     subject = get_keys().subject_id(request.email)
     ledger = get_ledger()
     now = utc_now()
-    try:
-        ledger.record_soft_opt_in(
-            subject=subject,
-            email=request.email,
-            name=request.name,
-            lang=request.lang or "nl",
-            purposes=request.purposes,
-            proof=proof,
-            evidence=evidence,
-            now=now,
-        )
-    except Suppressed as exc:
-        reason = f" ({exc.reason})" if exc.reason else ""
-        return Outcome(409, {"error": f"the address is suppressed{reason}: no soft opt-in"})
-    except PurposeWithdrawn as exc:
-        return Outcome(
-            409, {"error": f"the person withdrew {exc.purpose}: only their own new consent restores it"}
-        )
-    contact = ledger.contact(subject, now)
-    return Outcome(201, contact or {})
+    ledger.record_soft_opt_in(
+        Person(subject, request.email, request.name, request.lang or "nl"),
+        purposes=request.purposes,
+        proof=proof,
+        evidence=evidence,
+        now=now,
+    )
+    return ledger.contact(subject, now) or {}

@@ -22,11 +22,12 @@ class TokenError(Exception):
 
 
 class TokenExpired(TokenError):
-    """A genuine token past its lifetime: the page offers a new link."""
+    """A genuine token past its lifetime: the page offers a new link of its ``kind``."""
 
-    def __init__(self, payload: Any) -> None:
+    def __init__(self, payload: Any, kind: Kind | None = None) -> None:
         super().__init__("expired")
-        self.payload = payload if isinstance(payload, dict) else {}
+        self.payload: dict[str, Any] = payload if isinstance(payload, dict) else {}
+        self.kind = kind
 
 
 def _serializer(kind: Kind) -> URLSafeTimedSerializer:
@@ -52,7 +53,7 @@ def load(kind: Kind, token: str, max_age: int | None = None) -> dict[str, Any]:
             old = serializer.load_payload(exc.payload) if exc.payload is not None else {}
         except BadSignature:
             old = {}
-        raise TokenExpired(old) from exc
+        raise TokenExpired(old, kind) from exc
     except BadSignature as exc:
         raise TokenError("invalid") from exc
     if not isinstance(payload, dict):

@@ -7,6 +7,7 @@ evidence from API Gateway's context only) live in one place.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from chalice.app import Request
 
     from chalicelib.ledger import Evidence
+
+Headers = dict[str, str | list[str]]
+"""An answer's headers, as Chalice's Response takes them."""
 
 MAX_BODY = 16 * 1024
 MAX_FIELDS = 100
@@ -32,8 +36,17 @@ class BadRequest(Exception):
         self.message = message
 
 
+class OriginRefused(Exception):
+    """A post from a site that may not send it (403); the message says to whom."""
+
+
 def content_type(request: Request) -> str:
     return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def query_of(request: Request) -> Mapping[str, str]:
+    """The query string's parameters (a repeated one: its last value)."""
+    return request.query_params or {}
 
 
 def wants_json(request: Request) -> bool:
@@ -48,7 +61,8 @@ def read_body(request: Request, repeated: tuple[str, ...] = (), max_bytes: int =
     most 100 form fields, JSON nested no deeper than Python can parse. Anything else is
     a BadRequest (400, 413 or 422), never an exception the caller did not expect.
     """
-    raw = request.raw_body or b""
+    body = request.raw_body or b""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
     if len(raw) > max_bytes:
         raise BadRequest(413, "body", f"the body may be at most {max_bytes} bytes")
     if content_type(request) == MULTIPART:
@@ -152,7 +166,7 @@ DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form
 HSTS = "max-age=63072000; includeSubDomains"
 
 
-def secure(headers: dict[str, str], *, https: bool) -> None:
+def secure(headers: Headers, *, https: bool) -> None:
     """Give an answer the headers every answer carries, where its view set none: a CSP,
     ``nosniff``, and over HTTPS ``Strict-Transport-Security`` (never over plain HTTP, where
     browsers ignore it anyway: ``chalice local``)."""

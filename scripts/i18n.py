@@ -1,8 +1,9 @@
 """Build the gettext catalogues with Babel: extract, update, compile (`make i18n`).
 
     python scripts/i18n.py          extract the English ids from chalicelib/ and templates/
-                                    (babel.cfg), merge them into each language's .po, fill the
-                                    English .po with its ids, compile every .po to its .mo
+                                    (babel.cfg), merge them into the .po of each language the
+                                    catalogue lists (a new one is created), fill the English
+                                    .po with its ids, compile every .po to its .mo
     python scripts/i18n.py --check  change nothing; exit 1 when a .po or .mo is out of date or
                                     a translation is missing
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import tomllib
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -26,10 +29,18 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "chalicelib" / "locale"
+CATALOGUE = ROOT / "chalicelib" / "catalogue.toml"
 DOMAIN = "consentry"
-LANGUAGES = ("nl", "en")
 SOURCE_LANGUAGE = "en"
-LANGUAGE_NAMES = {"nl": "Dutch", "en": "English"}
+
+
+def languages() -> tuple[str, ...]:
+    """The languages the catalogue lists (``[languages]`` in catalogue.toml): a new line
+    there gets its .po file here on the next run, ready to translate. Read from the file
+    itself: the app's loader refuses a language whose catalogue does not exist yet."""
+    return tuple(tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))["languages"])
+
+
 HEADER = """\
 # {language} texts of Consentry's pages and mails.
 # The ids are the English source text. Written by `make i18n` (scripts/i18n.py): edit the
@@ -80,7 +91,7 @@ def updated(lang: str, template: Catalog) -> Catalog:
     catalog.project, catalog.version = "Consentry", "1"
     catalog.copyright_holder = catalog.last_translator = catalog.language_team = "Consentry maintainers"
     catalog.msgid_bugs_address = "privacy@consentry.example"
-    catalog.header_comment = HEADER.format(language=LANGUAGE_NAMES[lang])
+    catalog.header_comment = HEADER.format(language=Locale.parse(lang).english_name)
     if lang == SOURCE_LANGUAGE:
         # English is the source: an id is its own translation unless someone edited the
         # wording here; a fuzzy guess from a similar id is never kept.
@@ -122,7 +133,7 @@ def main() -> int:
     template = extract()
     stale: list[str] = []
     untranslated: dict[str, list[str]] = {}
-    for lang in LANGUAGES:
+    for lang in languages():
         catalog = updated(lang, template)
         po, mo = po_bytes(catalog), mo_bytes(catalog)
         gaps = missing(catalog)

@@ -48,6 +48,8 @@ DEMO_HOST_URL = "http://127.0.0.1:8080"  # and the host page's own, replaced by 
 TEMPLATE = ROOT / ".chalice" / "resources.yaml"
 CONFIG = ROOT / ".chalice" / "config.json"
 SENDER_DOMAIN = "consentry.example"
+# Cloudflare's documented Turnstile test secret (it passes any answer): public, not a secret.
+TURNSTILE_TEST_SECRET = "1x0000000000000000000000000000000AA"  # noqa: S105
 READY_LINE = "Consentry local stack ready"
 # moto's CloudFormation skips these types (and warns on every DescribeStacks):
 # provision() leaves them out of the stack and creates what the app needs with boto3
@@ -255,9 +257,12 @@ def provision(
     table = ensure_table(client("dynamodb"), stage)
 
     # The secret is not in moto's stack (MOTO_CANNOT_CREATE). On AWS the stack generates
-    # master_key and ops add the API keys; here both are put explicitly.
+    # master_key and ops add the API keys; here both are put explicitly, with Cloudflare's
+    # public test secret for Turnstile (it passes every answer to the catalogue's test site
+    # key), so the demo form with a bot challenge works on a laptop with a network.
     secret_id = f"consentry/{stage}/keys"
-    value = json.dumps({"master_key": master_key or secrets.token_hex(32), "api_keys": [api_key]})
+    keys = {"master_key": master_key or secrets.token_hex(32), "api_keys": [api_key]}
+    value = json.dumps({**keys, "challenge_secret": TURNSTILE_TEST_SECRET})
     sm = client("secretsmanager")
     try:
         secret_arn = sm.put_secret_value(SecretId=secret_id, SecretString=value)["ARN"]
@@ -392,19 +397,21 @@ _URL = re.compile(r"(https?://[^\s<>\"']+)")
 
 
 def _mails(moto_url: str) -> list[dict[str, str]]:
-    """SES messages moto holds, newest first, as to/subject/body text."""
+    """SES messages moto holds, newest first, as to/subject/body text (and the path of the
+    HTML part's own page, for a message that has one)."""
     with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as answer:
         ses = json.load(answer).get("ses", {})
     mails = []
     for m in ses.get("Message", []):  # SendEmail / SESv2 Simple
         to = ", ".join(a for addrs in m.get("destinations", {}).values() for a in addrs)
         mails.append({"to": to, "subject": m.get("subject", ""), "body": m.get("body", "")})
-    for m in ses.get("RawMessage", []):  # SendRawEmail / SESv2 Raw: the whole MIME text
+    for index, m in enumerate(ses.get("RawMessage", [])):  # SendRawEmail / SESv2 Raw: MIME text
         msg = email.message_from_string(m.get("raw_data", ""), policy=email.policy.default)
         part = msg.get_body(preferencelist=("plain", "html"))
         body = part.get_content() if part is not None else ""
         to = str(msg.get("To") or ", ".join(m.get("destinations", [])))
-        mails.append({"to": to, "subject": str(msg.get("Subject", "")), "body": body})
+        html_path = f"/mail/{index}" if msg.get_body(preferencelist=("html",)) is not None else ""
+        mails.append({"to": to, "subject": str(msg.get("Subject", "")), "body": body, "html": html_path})
     # data.json keeps each kind in send order; ids carry no time, so kinds stay grouped.
     return mails[::-1]
 
@@ -418,8 +425,9 @@ def _mail_page(moto_url: str, more: str = "") -> str:
         )
 
     items = "".join(
-        f"<article><h2>{html.escape(m['subject'])}</h2><p>To: {html.escape(m['to'])}</p>"
-        f"<pre>{linkify(m['body'])}</pre></article>"
+        f"<article><h2>{html.escape(m['subject'])}</h2><p>To: {html.escape(m['to'])}"
+        + (f' · <a class="html" href="{m["html"]}">as HTML</a>' if m.get("html") else "")
+        + f"</p><pre>{linkify(m['body'])}</pre></article>"
         for m in _mails(moto_url)
     )
     return (
@@ -430,18 +438,45 @@ def _mail_page(moto_url: str, more: str = "") -> str:
     )
 
 
+def _mail_html(moto_url: str, index: int) -> str | None:
+    """The HTML part of one sent message, as a mail client would render it."""
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=5) as answer:
+        raw = json.load(answer).get("ses", {}).get("RawMessage", [])
+    if not 0 <= index < len(raw):
+        return None
+    msg = email.message_from_string(raw[index].get("raw_data", ""), policy=email.policy.default)
+    part = msg.get_body(preferencelist=("html",))
+    return str(part.get_content()) if part is not None else None
+
+
+# A mail's HTML part is shown as a careful mail client shows it: its own inline styles, no
+# script, and nothing fetched from anywhere (so a remote image or a pixel would show up
+# as refused in the browser tests).
+_MAIL_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
 def _mail_viewer(port: int, moto_url: str, more: Callable[[], str] = str) -> ThreadingHTTPServer:
     """The mail page; ``more`` adds what else the stack shows beside it (the bus's events)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            csp = None
             try:
-                page, status = _mail_page(moto_url, more()).encode(), 200
+                found = re.fullmatch(r"/mail/(\d+)", self.path)
+                if found:
+                    one = _mail_html(moto_url, int(found.group(1)))
+                    page, status, csp = (one or "not found").encode(), 200 if one else 404, _MAIL_CSP
+                else:
+                    page, status = _mail_page(moto_url, more()).encode(), 200
             except (OSError, ValueError) as exc:
                 page, status = html.escape(f"moto unreachable: {exc}").encode(), 502
             self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(page)))
+            if csp:
+                self.send_header("Content-Security-Policy", csp)
             self.end_headers()
             self.wfile.write(page)
 

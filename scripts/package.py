@@ -15,7 +15,10 @@
    and tracebacks show our lines. A library module gets ``module.pyc`` in place of its
    source (sourceless: Python runs it as it is; the pins in requirements.txt fix what it
    was compiled from), which keeps the zip 0.5 MB smaller. Never-imported parts of
-   libraries are left out (``EXCLUDE``). The zip stays well under its 4 MB budget.
+   libraries are left out (``EXCLUDE``). The pages' and mails' templates go in compiled
+   too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
+   source, see chalicelib/compiled_templates.py): a cold page view or mail job neither parses nor
+   compiles a template. The zip stays well under its 4 MB budget.
 3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
    named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
    ``chalice deploy`` run on the same tree reuses it: what is deployed is this file
@@ -86,6 +89,16 @@ def _left_out(name: str) -> bool:
     )
 
 
+# Every page and mail template, compiled into the package by the trace below.
+TEMPLATES = tuple(
+    sorted(
+        p.relative_to(ROOT / "templates").as_posix()
+        for p in (ROOT / "templates").rglob("*")
+        if p.suffix in (".html", ".txt")
+    )
+)
+
+
 # What a cold start imports: every route's module and the libraries they load. The modules
 # this imports (traced in a fresh interpreter on the unzipped package) get bytecode; the
 # rest of the libraries (pydantic.v1, jinja2's sandbox, ...) stay source-only.
@@ -106,6 +119,12 @@ for name in ("form.html", "message.html", "confirm.html"):
 pages.environment().get_template("mail/confirm.txt")
 pages.environment().get_template("mail/confirm.html")
 tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
+# The templates compiled, into the package (compiled_templates.CompiledTemplates reads them there).
+from chalicelib.compiled_templates import CompiledTemplates
+compiling = CompiledTemplates(pages.COMPILED, write=True)
+build = pages.new_environment(catalogue.load().default_lang, compiling)
+for name in sys.argv[2].split(","):
+    build.get_template(name)
 files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
 mine = [f[len(root) + 1 :] for f in files if f.startswith(root + "/") and f.endswith(".py")]
 print(json.dumps(sorted(mine)))
@@ -115,7 +134,7 @@ print(json.dumps(sorted(mine)))
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
 RECIPE = hashlib.sha256(
-    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TRACE, sys.implementation.cache_tag, 4]).encode()
+    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TEMPLATES, TRACE, sys.implementation.cache_tag, 5]).encode()
 ).hexdigest()[:12]
 
 
@@ -183,18 +202,26 @@ def _own(name: str) -> bool:
     return name == "app.py" or name.startswith("chalicelib/")
 
 
-def traced_modules(zip_path: Path) -> set[str]:
-    """The package's modules a cold start imports, found by importing them."""
+def traced_modules(zip_path: Path) -> tuple[set[str], dict[str, bytes]]:
+    """The package's modules a cold start imports, found by importing them; and its
+    templates, compiled there by this interpreter (path in the zip -> file)."""
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(zip_path) as z:
             z.extractall(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         done = subprocess.run(
-            [sys.executable, "-I", "-B", "-c", TRACE, tmp], env=env, capture_output=True, text=True
+            [sys.executable, "-I", "-B", "-c", TRACE, tmp, ",".join(TEMPLATES)],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise SystemExit(f"tracing the package's imports failed:\n{done.stderr[-3000:]}")
-        return set(json.loads(done.stdout))
+        compiled = Path(tmp) / "templates" / "__compiled__"
+        templates = {
+            f"templates/__compiled__/{f.name}": f.read_bytes() for f in sorted(compiled.glob("*.cache"))
+        }
+        return set(json.loads(done.stdout)), templates
 
 
 def finish(zip_path: Path) -> dict[str, Any]:
@@ -217,7 +244,7 @@ def finish(zip_path: Path) -> dict[str, Any]:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
             for info in keep:
                 out.writestr(_copy_info(info), src.read(info), compresslevel=9)
-    traced = traced_modules(tmp)
+    traced, templates = traced_modules(tmp)
     with (
         zipfile.ZipFile(tmp) as src,
         zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out,
@@ -233,12 +260,15 @@ def finish(zip_path: Path) -> dict[str, Any]:
             if info.filename in traced:
                 pyc = checked_hash_pyc(data, info.filename)
                 out.writestr(_new_info(pyc_name(info.filename), info), pyc, compresslevel=9)
+        for name, data in templates.items():
+            out.writestr(_new_info(name, None), data, compresslevel=9)
         marker = {
             "recipe": RECIPE,
             "python": sys.implementation.cache_tag,
             "bytecode": "checked-hash beside the source for our code, sourceless for libraries",
             "compiled": sorted(t for t in traced if _own(t)),
             "sourceless": sorted(t for t in traced if not _own(t)),
+            "templates": len(templates),
             "left_out": left_out,
         }
         out.writestr(_new_info(MARKER, None), json.dumps(marker, indent=1) + "\n", compresslevel=9)

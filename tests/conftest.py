@@ -46,6 +46,14 @@ STAGE_ENV = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs DynamoDB Local (directly, or through ``aws`` or ``visitor``)
+    is marked ``dynamodb``: ``make test-fast`` runs the others alone, in seconds."""
+    for item in items:
+        if "dynamodb_local" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dynamodb)
+
+
 def _clear_caches() -> None:
     """What a new Lambda container starts without: each test has a fresh moto account."""
     from chalicelib import keys, ledger
@@ -290,10 +298,10 @@ class Visitor:
     @contextlib.contextmanager
     def dynamodb_calls(self) -> Iterator[list[str]]:
         """The DynamoDB operations the app makes meanwhile, observed on its own client."""
-        from chalicelib.ledger import _client
+        from chalicelib import ledger
 
         calls: list[str] = []
-        client = _client("eu-west-1")
+        client = ledger.client()
 
         def record(model: Any, **_: Any) -> None:
             calls.append(model.name)

@@ -5,45 +5,24 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
-from urllib.parse import parse_qs
 
 import boto3
 import pytest
 
 from chalicelib import keys, tokens
+from tests.siteverify import serve, verifier_for
 
 SECRET = "challenge-secret-for-tests"
 
 
-class _FakeVerifier(BaseHTTPRequestHandler):
-    """Answers like Turnstile's siteverify: success only for the answer 'pass'."""
-
-    seen: ClassVar[list[dict[str, list[str]]]] = []
-
-    def do_POST(self) -> None:
-        fields = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-        type(self).seen.append(fields)
-        ok = fields.get("secret") == [SECRET] and fields.get("response") == ["pass"]
-        body = json.dumps({"success": ok}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+_FakeVerifier = verifier_for(SECRET)
 
 
 @pytest.fixture
 def verifier(visitor, monkeypatch):
     """A fake siteverify on loopback, and the stage secret holding the challenge secret."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeVerifier)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(_FakeVerifier)
     monkeypatch.setenv("CONSENTRY_CHALLENGE_VERIFY_URL", f"http://127.0.0.1:{server.server_port}/siteverify")
     sm = boto3.client("secretsmanager", region_name="eu-west-1")
     secret_id = visitor.resources["secret_id"]

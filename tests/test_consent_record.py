@@ -105,8 +105,10 @@ def test_a_new_signup_never_hides_a_withdrawal(visitor):
     }
     assert _in_audience(visitor, "offers", "wouter@example.com") == []
     page = visitor.get(visitor.unsubscribe_path("wouter@example.com")).body.decode()
-    offers = re.search(r'data-state="(\w+)">\(([^)]*)\)', page.split('id="purpose-offers"')[1])
+    (row,) = [li for li in page.split('<li class="choice">')[1:] if 'name="leave" value="offers"' in li]
+    offers = re.search(r'data-state="(\w+)">\(([^)]*)\)', row)
     assert offers is not None and offers.group(1) == "withdrawn" and "afgemeld" in offers.group(2)
+    assert "nieuwe aanmelding" in offers.group(2)  # the waiting signup, beside the withdrawal
 
 
 def test_a_granted_purpose_with_a_waiting_signup_stays_granted(visitor):

@@ -22,10 +22,10 @@ def test_the_ledger_runs_on_dynamodb_local_and_moto_holds_no_table(visitor, dyna
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    from chalicelib.ledger import _client
+    from chalicelib import ledger
 
     visitor.subscribe("where@example.com")
-    assert _client("eu-west-1").meta.endpoint_url == dynamodb_local
+    assert ledger.client().meta.endpoint_url == dynamodb_local
     on_local = boto3.client("dynamodb", region_name="eu-west-1", endpoint_url=dynamodb_local)
     assert on_local.scan(TableName="consentry-local", Select="COUNT")["Count"] == len(visitor.items()) > 0
     assert dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].tables == {}

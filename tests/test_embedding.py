@@ -47,7 +47,7 @@ def test_the_form_as_data_carries_the_catalogues_exact_texts_in_the_visitors_lan
             {"id": p, "text": cat.purposes[p].texts[lang]} for p in cat.forms["newsletter"].purposes
         ]
         assert data["controller"]["name"] == cat.controller.name
-        assert data["texts"]["submit"] == {"nl": "Aanmelden", "en": "Sign up"}[lang]
+        assert data["texts"]["submit"] == cat.forms["newsletter"].wording(lang).button
         assert response.headers["Access-Control-Allow-Origin"] == LISTED
         assert "Access-Control-Allow-Credentials" not in response.headers
         assert "Origin" in response.headers["Vary"]
@@ -148,3 +148,58 @@ def test_the_embed_routes_stay_light_on_a_cold_start():
         check=True,
     )
     assert answer.stdout.strip().splitlines()[-1] == "[200, 200] []", answer.stdout + answer.stderr
+
+
+# -- issue 13: the iframe that fits, the script that carries what the page carries -----------
+
+
+def test_a_framed_page_tells_only_its_listed_hosts_its_height_by_a_hashed_script(visitor):
+    """The CSP allows exactly the one inline script (by its hash); the script posts only to
+    the origins the form lists (data-frame-ancestors), and only framed pages have it."""
+    import base64
+    import hashlib
+
+    framed = visitor.get("/forms/newsletter?embed=1")
+    body, csp = framed.body.decode(), framed.headers["Content-Security-Policy"]
+    (script,) = re.findall(r"<script>(.*?)</script>", body, re.S)
+    digest = "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+    assert f"script-src {digest}" in csp and "unsafe-inline" not in csp
+    listed = re.search(r'data-frame-ancestors="([^"]+)"', body).group(1)  # type: ignore[union-attr]
+    assert listed.split() == list(catalogue.load().forms["newsletter"].frame_ancestors)
+    assert "postMessage" in script and '"*"' not in script and "'*'" not in script
+    after = visitor.post_form(
+        "/forms/newsletter?embed=1", [("email", "hoog@example.com"), ("purposes", "offers")]
+    )
+    assert digest in after.headers["Content-Security-Policy"] and "<script>" in after.body.decode()
+    for unframed in ("/forms/newsletter", "/forms/shop?embed=1", "/requests"):  # shop: framed by nobody
+        page = visitor.get(unframed)
+        assert "<script>" not in page.body.decode() and digest not in page.headers["Content-Security-Policy"]
+
+
+def test_the_script_gets_the_forms_words_brand_version_and_defences(visitor):
+    """embed.js shows the form's own words and colour and posts the version, the signed render
+    time and the challenge's answer the form asks for (the challenge's script comes from the
+    form's data, never from the script's own code)."""
+    from chalicelib import tokens, versions
+
+    cat = catalogue.load()
+    shop = json.loads(visitor.get("/forms/shop/embed?lang=de").body)
+    assert shop["version"] == versions.current(cat, cat.forms["shop"], "de").version
+    assert shop["brand"] == {"name": "Voorbeeld Outlet", "accent": "#a3174f", "button_text": "#ffffff"}
+    assert shop["texts"]["heading"] == cat.forms["shop"].wording("de").heading
+    assert shop["texts"]["thank_you"] == cat.forms["shop"].wording("de").thank_you
+    assert shop["stamp"]["field"] == "rendered"
+    assert tokens.load("render", shop["stamp"]["value"], max_age=60)["f"] == "shop"
+    assert shop["challenge"] == {
+        "kind": "turnstile",
+        "script": catalogue.CHALLENGES["turnstile"][1],
+        "site_key": cat.forms["shop"].challenge_site_key,
+        "field": "cf-turnstile-response",
+    }
+    answer = visitor.get("/forms/shop/embed")
+    assert answer.headers["Cache-Control"] == "no-store"  # a render time is signed per visit
+    newsletter = json.loads(visitor.get("/forms/newsletter/embed").body)
+    assert "stamp" not in newsletter and "challenge" not in newsletter
+    script = visitor.get("/embed.js").body.decode()
+    for sent in ("version: data.version", "data.stamp.field", "challenge.field"):
+        assert sent in script

@@ -60,8 +60,12 @@ def test_english_by_query_and_by_accept_language(visitor):
     assert _labels(by_query)["purpose-newsletter"] == catalogue.load().purposes["newsletter"].texts["en"]
     by_header = visitor.get("/forms/newsletter", headers={"Accept-Language": "en-GB,en;q=0.9,nl;q=0.5"})
     assert '<html lang="en">' in by_header.body.decode()
-    preferring_dutch = visitor.get("/forms/newsletter", headers={"Accept-Language": "de, nl;q=0.8, en;q=0.5"})
-    assert '<html lang="nl">' in preferring_dutch.body.decode()
+    preferring_german = visitor.get("/forms/newsletter", headers={"Accept-Language": "de-AT, nl;q=0.8"})
+    assert '<html lang="de">' in preferring_german.body.decode()
+    not_offered_first = visitor.get(
+        "/forms/newsletter", headers={"Accept-Language": "fr, nl;q=0.8, en;q=0.6"}
+    )
+    assert '<html lang="nl">' in not_offered_first.body.decode()
     unknown = visitor.get("/forms/newsletter?lang=fr", headers={"Accept-Language": "fr"})
     assert '<html lang="nl">' in unknown.body.decode()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -73,11 +74,37 @@ def test_only_a_confirmed_signup_changes_the_language(visitor):
     assert _lang_of(visitor.get(manage).body) == "nl"
 
 
-def test_the_form_offers_the_other_language_in_its_own_words(visitor):
+def test_the_form_offers_each_other_language_in_its_own_words(visitor):
+    """Languages are data: the switch lists the form's other languages by their own names."""
     dutch = visitor.get("/forms/newsletter").body.decode()
-    assert '<a class="switch" href="?lang=en" lang="en" hreflang="en">English</a>' in dutch
+    switch = re.findall(r'<a href="(\?lang=\w+)" lang="(\w+)" hreflang="\w+">([^<]+)</a>', dutch)
+    assert switch == [("?lang=en", "en", "English"), ("?lang=de", "de", "Deutsch")]
     english = visitor.get("/forms/newsletter?lang=en&embed=1").body.decode()
     assert 'href="?lang=nl&amp;embed=1"' not in english  # framed: no header, so no switch
-    assert '<html lang="en">' in english and '<body class="embed">' in english
-    requests = visitor.get("/requests?lang=en").body.decode()
+    assert '<html lang="en" ' in english and '<body class="embed">' in english
+    requests = visitor.get("/requests?lang=de").body.decode()
     assert 'href="?lang=nl" lang="nl" hreflang="nl">Nederlands</a>' in requests
+    assert 'href="?lang=en" lang="en" hreflang="en">English</a>' in requests
+    assert '<html lang="de">' in requests and "Ihre Daten einsehen oder löschen" in requests
+
+
+def test_a_german_signup_is_answered_in_german_ever_after(visitor):
+    """Languages are data: German came as a catalogue line, a .po file and its texts."""
+    visitor.post_form(
+        "/forms/newsletter", [("email", "deutsch@example.com"), ("purposes", "newsletter"), ("lang", "de")]
+    )
+    visitor.run_mail_jobs()
+    (mail,) = visitor.mail_to("deutsch@example.com")
+    assert str(mail["Subject"]) == "Bestätigen Sie Ihre Anmeldung bei Voorbeeld Webwinkel B.V."
+    assert "Ja, senden Sie mir den monatlichen Newsletter" in mail.get_body(("plain",)).get_content()
+    confirm = visitor.confirm_link("deutsch@example.com")
+    assert "Ja, ich bestätige meine Anmeldung" in visitor.get(confirm).body.decode()
+    assert _lang_of(visitor.client.http.post(confirm, headers=FORM).body) == "de"
+    page = visitor.get(visitor.unsubscribe_path("deutsch@example.com")).body.decode()
+    assert _lang_of(page) == "de" and "Ihre E-Mail-Einstellungen" in page
+    assert visitor.contact("deutsch@example.com")["lang"] == "de"
+    refused = visitor.post_json(
+        "/forms/newsletter", {"email": "fr@example.com", "purposes": ["offers"], "lang": "fr"}
+    )
+    assert refused.status_code == 422
+    assert json.loads(refused.body)["errors"]["lang"] == "must be one of nl, en, de"

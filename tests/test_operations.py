@@ -136,10 +136,10 @@ def ledger_on_moto(visitor, monkeypatch):
     from scripts.local_stack import ensure_table
 
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
-    ledger._client.cache_clear()
+    ledger.use(None)  # the next request builds its client afresh, on moto
     ensure_table(boto3.client("dynamodb", region_name="eu-west-1"), STAGE)
     yield visitor
-    ledger._client.cache_clear()
+    ledger.use(None)
 
 
 def test_a_restored_table_forgets_again_everyone_erased_after_its_restore_point(ledger_on_moto):

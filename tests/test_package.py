@@ -49,6 +49,12 @@ out["files"] = {
     "catalogue": str(catalogue.CATALOGUE_FILE),
 }
 out["newsletter_en"] = catalogue.load().purposes["newsletter"].texts["en"]
+env = pages.environment()
+out["precompiled"] = {}
+for name in sys.argv[3].split(","):
+    source, filename, _ = env.loader.get_source(env, name)
+    bucket = env.bytecode_cache.get_bucket(env, name, filename, source)
+    out["precompiled"][name] = bucket.code is not None and bucket.code.co_filename == filename
 out["email"] = models.SignupRequest.model_validate({"email": "Ada@Example.COM", "purposes": ["offers"]}).email
 out["modules"] = {n: getattr(m, "__file__", None) for n, m in list(sys.modules.items())}
 print(json.dumps(out))
@@ -76,7 +82,16 @@ def served(unzipped, tmp_path_factory) -> dict:
     event_file.write_text(json.dumps(event))
     env = {**packaging.stage_env("prod"), "AWS_DEFAULT_REGION": "eu-west-1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [str(python), "-I", "-B", "-c", LAMBDA_SIDE, str(unzipped), str(event_file)],
+        [
+            str(python),
+            "-I",
+            "-B",
+            "-c",
+            LAMBDA_SIDE,
+            str(unzipped),
+            str(event_file),
+            ",".join(packaging.TEMPLATES),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -226,3 +241,10 @@ def test_prod_runs_python_3_13_on_x86_64_behind_its_custom_domain(package):
     endpoint = template["Outputs"]["EndpointURL"]["Value"]["Fn::Sub"]
     assert endpoint == "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"
     assert "CONSENTRY_BASE_URL" not in (package.parent / "sam.yaml").read_text()
+
+
+def test_a_cold_form_view_runs_templates_compiled_with_the_package(served):
+    """A cold page view or mail job neither parses nor compiles its templates
+    (scripts/package.py compiles them into the zip); the code knows its template's real
+    path, for tracebacks."""
+    assert served["precompiled"] == dict.fromkeys(packaging.TEMPLATES, True)

@@ -27,7 +27,8 @@ def test_keeping_one_purpose_withdraws_the_other(visitor):
     assert response.status_code == 200
     body = response.body.decode()
     assert "Uw keuzes zijn opgeslagen" in body
-    assert re.search(r'value="newsletter" checked>', body) and 'data-state="withdrawn"' in body
+    assert re.search(r'name="leave" value="newsletter"', body) and 'data-state="withdrawn"' in body
+    assert 'name="leave" value="offers"' not in body  # withdrawn: nothing left to leave
     assert _statuses(visitor, "ada@example.com") == {"newsletter": "granted", "offers": "withdrawn"}
     (event,) = [e for e in visitor.events("ada@example.com") if e["type"] == "withdrawn"]
     assert (event["purpose"], event["evidence"]["channel"]) == ("offers", "preferences")
@@ -176,3 +177,48 @@ def test_every_preferences_page_and_the_confirmation_page_tell_of_the_right_to_o
         assert "right to object to profiling" in body
     for body in pages:
         assert "You have the right to object at any time to profiling" in body
+
+
+# -- issue 13: whose preferences, one button per purpose --------------------------------------
+
+
+def test_the_page_says_whose_preferences_with_the_address_partly_masked(visitor):
+    """A forwarded link or a glance over a shoulder shows little; its owner still sees it is theirs."""
+    from chalicelib.preferences import masked
+
+    assert masked("ada@example.nl") == "a\u2022\u2022\u2022@example.nl"
+    visitor.subscribed("gerrit@example.com", lang="de")
+    body = visitor.get(visitor.unsubscribe_path("gerrit@example.com")).body.decode()
+    assert "Für die Adresse g\u2022\u2022\u2022@example.com" in body
+    assert "gerrit@example.com" not in body and "gerrit" not in body
+
+
+def test_the_button_beside_a_purpose_leaves_just_that_one(visitor):
+    """LAW 18, 19: one press, no reason; that purpose leaves its audience, the other stays,
+    and nothing is suppressed (that is what 'everything' is for)."""
+    visitor.subscribed("hanna@example.com", lang="en")
+    path = visitor.unsubscribe_path("hanna@example.com")
+    response = visitor.post_form(path, {"leave": "offers"})
+    assert response.status_code == 200
+    body = response.body.decode()
+    assert "You will no longer receive mails for: Offers. This took effect at once." in body
+    assert re.findall(r'name="leave" value="(\w+)"', body) == ["newsletter"]
+    assert _statuses(visitor, "hanna@example.com") == {"newsletter": "granted", "offers": "withdrawn"}
+    assert [c["email"] for c in visitor.audience("offers")] == []
+    assert [c["email"] for c in visitor.audience("newsletter")] == ["hanna@example.com"]
+    assert visitor.contact("hanna@example.com")["suppressed"] is False
+    (event,) = [e for e in visitor.events("hanna@example.com") if e["type"] == "withdrawn"]
+    assert (event["purpose"], event["evidence"]["channel"]) == ("offers", "preferences")
+    again = visitor.post_form(path, {"leave": "offers"})
+    assert "Nothing needed changing." in again.body.decode()
+    assert len([e for e in visitor.events("hanna@example.com") if e["type"] == "withdrawn"]) == 1
+
+
+def test_leaving_an_unknown_purpose_is_422_naming_the_field_and_changes_nothing(visitor):
+    visitor.subscribed("ids@example.com")
+    before = visitor.items()
+    response = visitor.post_json(visitor.unsubscribe_path("ids@example.com"), {"leave": "lottery"})
+    assert response.status_code == 422 and json.loads(response.body)["errors"] == {
+        "leave": "unknown purpose: lottery"
+    }
+    assert visitor.items() == before

@@ -304,6 +304,37 @@ def test_logs_hold_no_address_name_token_or_link(visitor, caplog):
         assert secret.lower() not in logged
 
 
+def test_the_exports_record_of_processing_speaks_the_persons_language(visitor):
+    """GDPR art. 12(1), 15(1): the purposes, bases, retention and recipients in words the
+    person reads; the same record in each language, the stage's own periods filled in."""
+    exports = {}
+    for lang in ("de", "nl", "en"):
+        email = f"archiv-{lang}@example.com"
+        visitor.subscribe(email, lang=lang)
+        _ask(visitor, email, "access")
+        visitor.run_mail_jobs()
+        response = visitor.client.http.post(visitor.request_link(email), headers=FORM)
+        exports[lang] = json.loads(response.body)["processing"]
+    names = {lang: [r["name"] for r in e["records"]] for lang, e in exports.items()}
+    assert names["de"][:3] == [
+        "Profil",
+        "unbestätigte Anmeldung",
+        "Status je Zweck und Profiling-Kennzeichen",
+    ]
+    assert names["nl"][:2] == ["profiel", "onbevestigde aanmelding"] and names["en"][0] == "profile"
+    assert len({len(n) for n in names.values()}) == 1
+    pending = {lang: e["records"][1]["retention"] for lang, e in exports.items()}
+    assert pending == {
+        "de": "30 Tage oder bis zur Bestätigung",
+        "nl": "30 dagen, of tot de bevestiging",
+        "en": "30 days, or until confirmed",
+    }
+    assert exports["de"]["processors"]["who"].endswith("(Auftragsverarbeitungsvertrag)")
+    assert [s["service"] for s in exports["de"]["processors"]["services"]] == [
+        s["service"] for s in exports["en"]["processors"]["services"]
+    ]  # the names of services stay as they are
+
+
 # -- requests are posted like forms, and never hold up a confirmation mail (issue 10) ------
 
 

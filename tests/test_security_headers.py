@@ -1,4 +1,4 @@
-"""Every answer carries the security headers; HTTPS answers send HSTS (LAW 29, LAW 14).
+"""Every answer carries the security headers; HTTPS answers send HSTS (LAW 29).
 
 Chalice's own 405 and 415 answers, JSON answers and our refusals carried no CSP or no
 nosniff before, and no answer had Strict-Transport-Security.

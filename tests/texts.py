@@ -18,7 +18,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 
 from chalicelib import catalogue
-from chalicelib.i18n import LANGUAGE_NAMES, LOCALE_DIR
+from chalicelib.catalogue import LOCALE_DIR
 
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 _SPACE = re.compile(r"\s+")
@@ -45,12 +45,20 @@ def translated_chunks(lang: str) -> tuple[str, ...]:
 
 
 def data_values(lang: str, extra: Iterable[str] = ()) -> list[str]:
-    """Texts a page shows that are data, not wording: longest first, so they cut cleanly."""
+    """Texts a page shows that are data, not wording: longest first, so they cut cleanly.
+
+    The catalogue's own words are data too: consent texts and labels, each form's heading,
+    intro, button and thank-you text, brand names, each language's own name."""
     cat = catalogue.load()
     c = cat.controller
-    values = [c.name, c.address, c.email, c.privacy_url, *LANGUAGE_NAMES.values(), *extra]
+    values = [c.name, c.address, c.email, c.privacy_url, *cat.languages.values(), *extra]
     for purpose in cat.purposes.values():
         values += [purpose.texts.get(lang, ""), purpose.labels.get(lang, ""), purpose.id]
+    for form in cat.forms.values():
+        wording = form.wording(lang)
+        values += [wording.heading or "", wording.intro or "", wording.button or "", wording.thank_you or ""]
+        values.append(cat.brand_of(form).name)
+    values.append(cat.brand_of(None).name)
     return sorted({normalise(v) for v in values if v and v.strip()}, key=len, reverse=True)
 
 

@@ -6,10 +6,14 @@
      <script src="https://consent.example.org/embed.js" async></script>
 
    The script replaces the element's content (a link that works without JavaScript) with
-   the form. No dependencies, no cookies, nothing stored in the browser, nothing sent
-   anywhere but the service the script came from. data-lang is optional (else the
-   browser's language). Style it through the consentry-* classes; the built-in rules
-   have zero specificity, so any rule of yours wins. */
+   the form, in the form's own words and colour. No dependencies, no cookies, nothing
+   stored in the browser, nothing sent anywhere but the service the script came from (and,
+   for a form with a bot challenge, the challenge provider the form names). data-lang is
+   optional (else the browser's language). Style it through the consentry-* classes; the
+   built-in rules have zero specificity, so any rule of yours wins.
+
+   The post names the version of the texts shown, so the service records exactly those;
+   a form with a minimum fill time carries its signed render time, as its own page does. */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -18,23 +22,26 @@
   var counter = 0;
   var CSS =
     ":where(.consentry-form){max-width:34rem;font:inherit;line-height:1.5}" +
+    ":where(.consentry-heading){font-size:1.3em;line-height:1.25;margin:0 0 .5rem}" +
     ":where(.consentry-form) label{display:block;font-weight:600;margin:.75rem 0 .25rem}" +
     ":where(.consentry-form) input[type=email],:where(.consentry-form) input[type=text]" +
     "{width:100%;box-sizing:border-box;padding:.6rem;font:inherit;border:1px solid #4a5561;border-radius:4px}" +
     ":where(.consentry-form) fieldset{border:1px solid #c9d1d9;border-radius:4px;margin:1rem 0;padding:.5rem 1rem}" +
     ":where(.consentry-form) legend{font-weight:600}" +
     ":where(.consentry-purpose){display:flex;gap:.6rem;align-items:flex-start;margin:.6rem 0}" +
-    ":where(.consentry-purpose) input{width:1.25rem;height:1.25rem;margin-top:.15rem;flex:none}" +
+    ":where(.consentry-purpose) input{width:1.25rem;height:1.25rem;margin-top:.15rem;flex:none;" +
+    "accent-color:var(--consentry-accent,#0b5cad)}" +
     ":where(.consentry-purpose) label{font-weight:400;margin:0}" +
     ":where(.consentry-hint){font-size:.9rem;color:#4a5561;margin:.25rem 0}" +
     ":where(.consentry-error){color:#a4161a;font-weight:600;margin:.25rem 0}" +
     ":where(.consentry-errors){border:2px solid #a4161a;padding:.5rem 1rem;border-radius:4px}" +
     ":where(.consentry-form) button{font:inherit;font-weight:600;padding:.7rem 1.2rem;border:0;" +
-    "border-radius:4px;background:#0b5cad;color:#fff;cursor:pointer}" +
+    "border-radius:4px;background:var(--consentry-accent,#0b5cad);color:var(--consentry-on-accent,#fff);" +
+    "cursor:pointer}" +
     ":where(.consentry-form) button[disabled]{opacity:.7;cursor:progress}" +
     ":where(.consentry-form) :focus-visible,:where(.consentry-done):focus-visible" +
     "{outline:3px solid #1b1f24;outline-offset:2px}" +
-    ":where(.consentry-done){border:2px solid #0b5cad;padding:.5rem 1rem;border-radius:4px}";
+    ":where(.consentry-done){border:2px solid var(--consentry-accent,#0b5cad);padding:.5rem 1rem;border-radius:4px}";
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -51,6 +58,16 @@
     if (document.getElementById("consentry-style")) return;
     var style = el("style", { id: "consentry-style" }, [CSS]);
     (document.head || document.documentElement).appendChild(style);
+  }
+
+  function loadChallenge(challenge, widget) {
+    // The provider's own script renders every widget on the page when it loads; once it
+    // is there, a later form asks it directly.
+    var api = window[challenge.kind];
+    if (api && api.render) { api.render(widget); return; }
+    if (document.querySelector("script[data-consentry-challenge]")) return;
+    var script = el("script", { src: challenge.script, async: "", defer: "", "data-consentry-challenge": "" });
+    document.head.appendChild(script);
   }
 
   function render(box, formId, data) {
@@ -95,10 +112,16 @@
     hidden.style.overflow = "hidden";
     var button = el("button", { type: "submit" }, [t.submit]);
     var status = el("p", { class: "consentry-hint", role: "status" });
+    var challenge = data.challenge || null;
+    var widget = challenge
+      ? el("div", { class: challenge.kind === "turnstile" ? "cf-turnstile" : "h-captcha", "data-sitekey": challenge.site_key })
+      : null;
     var form = el("form", { class: "consentry-form", lang: data.lang, novalidate: "" }, [
+      el("h2", { class: "consentry-heading" }, [t.heading]),
       el("p", { class: "consentry-hint" }, [
         t.controller + ": ", el("strong", {}, [data.controller.name]), ", " + data.controller.address
       ]),
+      el("p", {}, [t.intro]),
       summary,
       el("label", { for: fields.email.id }, [t.email]),
       el("p", { id: id + "-email-hint", class: "consentry-hint" }, [t.email_hint]),
@@ -108,12 +131,19 @@
       errorNode("name"),
       fields.name,
       fieldset,
-      hidden,
+      hidden
+    ]);
+    if (widget) form.appendChild(widget);
+    [
       el("p", {}, [t.withdraw]),
       el("p", {}, [t.privacy_before + " ", el("a", { href: data.controller.privacy_url }, [t.privacy_link]), "."]),
       button,
       status
-    ]);
+    ].forEach(function (node) { form.appendChild(node); });
+    if (data.brand) {
+      form.style.setProperty("--consentry-accent", data.brand.accent);
+      form.style.setProperty("--consentry-on-accent", data.brand.button_text);
+    }
 
     function clear() {
       summary.hidden = true;
@@ -168,8 +198,14 @@
         name: fields.name.value,
         lang: data.lang,
         purposes: boxes.filter(function (b) { return b.input.checked; }).map(function (b) { return b.input.value; }),
-        website: trap.value
+        website: trap.value,
+        version: data.version
       };
+      if (data.stamp) body[data.stamp.field] = data.stamp.value;
+      if (challenge) {
+        var answer = form.querySelector("[name='" + challenge.field + "']");
+        body[challenge.field] = answer ? answer.value : "";
+      }
       fetch(base + "/forms/" + encodeURIComponent(formId), {
         method: "POST",
         mode: "cors",
@@ -180,9 +216,13 @@
         return response.json().catch(function () { return {}; }).then(function (answer) {
           button.disabled = false;
           status.textContent = "";
+          if (response.status !== 202 && challenge && window[challenge.kind] && window[challenge.kind].reset) {
+            window[challenge.kind].reset(widget);  // an answer counts once
+          }
           if (response.status === 202) {
             var done = el("div", { class: "consentry-done", role: "status", tabindex: "-1", lang: data.lang }, [
               el("p", {}, [el("strong", {}, [t.done_title])]),
+              t.thank_you ? el("p", {}, [t.thank_you]) : "",
               el("p", {}, [t.done])
             ]);
             form.replaceWith(done);
@@ -204,6 +244,7 @@
 
     box.textContent = "";
     box.appendChild(form);
+    if (widget) loadChallenge(challenge, widget);
   }
 
   function mount(box) {

@@ -1,184 +1,123 @@
-"""The sending system's API, behind a bearer key: who is on file, and what they agreed to."""
+"""The sending system's API, behind a bearer key: who is on file, and what they agreed to.
+
+Every route answers JSON; what a flow refuses is answered by views/answers.py.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
+from chalicelib.views.answers import json_answer, requires_key
+
 api = Blueprint(__name__)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body, ensure_ascii=False),
-        status_code=status,
-        headers={
-            "Content-Type": "application/json",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-            **(headers or {}),
-        },
-    )
-
-
-def _unauthorised() -> Response | None:
-    """None when the request carries a valid bearer key, else the 401 to send."""
-    from chalicelib.keys import get_keys
-
-    header = api.current_request.headers.get("authorization") or ""
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() == "bearer" and key and get_keys().api_key_valid(key.strip()):
-        return None
-    return _json(401, {"error": "a valid bearer key is required"}, {"WWW-Authenticate": "Bearer"})
-
-
-def _subject(raw_email: str) -> tuple[str | None, Response | None]:
+def _subject(raw_email: str) -> str:
+    """The subject of an address in the path; Invalid for one that is no address."""
     from chalicelib.keys import get_keys
     from chalicelib.models import normalise_email
+    from chalicelib.refusals import Invalid
 
     try:
         email = normalise_email(unquote(raw_email))
     except ValueError as exc:
-        return None, _json(422, {"errors": {"email": str(exc)}})
-    return get_keys().subject_id(email), None
+        raise Invalid({"email": str(exc)}) from None
+    return get_keys().subject_id(email)
+
+
+def _contact(subject: str) -> dict[str, object]:
+    from chalicelib.ledger import get_ledger, utc_now
+    from chalicelib.refusals import NotFound
+
+    contact = get_ledger().contact(subject, utc_now())
+    if contact is None:
+        raise NotFound("contact")
+    return contact
 
 
 @api.route("/api/contacts/{email}", methods=["GET"])
+@requires_key
 def get_contact(email: str) -> Response:
-    from chalicelib.ledger import get_ledger, utc_now
-
-    if (denied := _unauthorised()) is not None:
-        return denied
-    subject, error = _subject(email)
-    if error is not None or subject is None:
-        return error or _json(422, {"errors": {"email": "is invalid"}})
-    contact = get_ledger().contact(subject, utc_now())
-    if contact is None:
-        return _json(404, {"error": "no such contact"})
-    return _json(200, contact)
+    return json_answer(200, _contact(_subject(email)))
 
 
 @api.route("/api/contacts/{email}/events", methods=["GET"])
+@requires_key
 def get_contact_events(email: str) -> Response:
     from chalicelib.ledger import get_ledger, utc_now
 
-    if (denied := _unauthorised()) is not None:
-        return denied
-    subject, error = _subject(email)
-    if error is not None or subject is None:
-        return error or _json(422, {"errors": {"email": "is invalid"}})
-    ledger = get_ledger()
-    now = utc_now()
-    if ledger.contact(subject, now) is None:
-        return _json(404, {"error": "no such contact"})
-    return _json(200, {"events": ledger.events(subject, now)})
+    subject = _subject(email)
+    _contact(subject)
+    return json_answer(200, {"events": get_ledger().events(subject, utc_now())})
 
 
 @api.route("/api/links", methods=["POST"])
+@requires_key
 def make_links() -> Response:
     """The unsubscribe URL and List-Unsubscribe headers for one known address."""
     from chalicelib import audiences
     from chalicelib.models import LinkRequest, ValidationError, field_errors
-    from chalicelib.web import BadRequest, read_body
+    from chalicelib.refusals import Invalid
+    from chalicelib.web import read_body
 
-    if (denied := _unauthorised()) is not None:
-        return denied
     try:
-        body = read_body(api.current_request)
-    except BadRequest as exc:
-        return _json(exc.status, {"errors": {exc.field: exc.message}})
-    try:
-        request = LinkRequest.model_validate(body)
+        request = LinkRequest.model_validate(read_body(api.current_request))
     except ValidationError as exc:
-        return _json(422, {"errors": field_errors(exc)})
-    try:
-        answer = audiences.links(request.email, request.purpose)
-    except audiences.UnknownPurpose:
-        return _json(422, {"errors": {"purpose": f"unknown purpose: {request.purpose}"}})
-    if answer is None:
-        return _json(404, {"error": "no such contact"})
-    return _json(200, answer)
+        raise Invalid(field_errors(exc)) from None
+    return json_answer(200, audiences.links(request.email, request.purpose))
 
 
 @api.route("/api/audiences/{purpose}", methods=["GET"])
+@requires_key
 def get_audience(purpose: str) -> Response:
     """Exactly the granted, unsuppressed contacts for a purpose, a page at a time."""
     from chalicelib import audiences
     from chalicelib.models import AudienceQuery, ValidationError, field_errors
+    from chalicelib.refusals import Invalid
 
-    if (denied := _unauthorised()) is not None:
-        return denied
     try:
         query = AudienceQuery.model_validate(dict(api.current_request.query_params or {}))
     except ValidationError as exc:
-        return _json(422, {"errors": field_errors(exc)})
-    try:
-        page = audiences.audience(unquote(purpose), query.limit, query.cursor)
-    except audiences.UnknownPurpose:
-        return _json(404, {"error": "no such purpose"})
-    except audiences.BadCursor as exc:
-        return _json(400, {"errors": {"cursor": str(exc)}})
-    return _json(200, {"contacts": page.contacts, "next": page.next})
+        raise Invalid(field_errors(exc)) from None
+    page = audiences.audience(unquote(purpose), query.limit, query.cursor)
+    return json_answer(200, {"contacts": page.contacts, "next": page.next})
 
 
 # -- proof and rights -------------------------------------------------------------------
 
 
 @api.route("/api/soft-opt-ins", methods=["POST"])
+@requires_key
 def record_soft_opt_in() -> Response:
     """A customer's own similar products, mailed without fresh consent: proven or refused."""
     from chalicelib import soft_opt_in
-    from chalicelib.web import BadRequest, evidence, read_body
+    from chalicelib.web import evidence, read_body
 
-    if (denied := _unauthorised()) is not None:
-        return denied
     request = api.current_request
-    try:
-        data = read_body(request)
-    except BadRequest as exc:
-        return _json(exc.status, {"errors": {exc.field: exc.message}})
-    outcome = soft_opt_in.record(data, evidence(request, "api:soft_opt_in"))
-    return _json(outcome.status, outcome.body)
+    return json_answer(201, soft_opt_in.record(read_body(request), evidence(request, "api:soft_opt_in")))
 
 
 @api.route("/api/imports", methods=["POST"])
+@requires_key
 def import_contacts() -> Response:
     """Rows with their own proof are imported; rows without it are only ever asked."""
     from chalicelib import imports
-    from chalicelib.web import BadRequest, evidence, read_body
+    from chalicelib.web import evidence, read_body
 
-    if (denied := _unauthorised()) is not None:
-        return denied
     request = api.current_request
-    try:
-        data = read_body(request, max_bytes=imports.MAX_BODY_BYTES)
-    except BadRequest as exc:
-        return _json(exc.status, {"errors": {exc.field: exc.message}})
-    try:
-        results = imports.run(data, evidence(request, "import"))
-    except imports.BadImport as exc:
-        return _json(422, {"errors": exc.errors})
-    except imports.TooManyRows as exc:
-        return _json(
-            413,
-            {"error": f"at most {exc.limit} rows per import; this one has {exc.rows}", "limit": exc.limit},
-        )
-    return _json(200, {"results": results})
+    data = read_body(request, max_bytes=imports.MAX_BODY_BYTES)
+    return json_answer(200, {"results": imports.run(data, evidence(request, "import"))})
 
 
 @api.route("/api/contacts/{email}", methods=["DELETE"])
+@requires_key
 def erase_contact(email: str) -> Response:
     """Operator-initiated erasure: everything goes but the suppression marker."""
     from chalicelib import rights
+    from chalicelib.refusals import NotFound
 
-    if (denied := _unauthorised()) is not None:
-        return denied
-    subject, error = _subject(email)
-    if error is not None or subject is None:
-        return error or _json(422, {"errors": {"email": "is invalid"}})
-    if not rights.erase(subject, "api", known_only=True):
-        return _json(404, {"error": "no such contact"})
-    return _json(200, {"erased": True})
+    if not rights.erase(_subject(email), "api", known_only=True):
+        raise NotFound("contact")
+    return json_answer(200, {"erased": True})

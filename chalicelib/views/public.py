@@ -1,25 +1,28 @@
 """What visitors see: signup forms and confirmation links.
 
 Views stay thin and import the flows lazily: a cold ``GET /forms/{id}`` pays for the
-catalogue and Jinja2, not for boto3 or pydantic.
+catalogue and Jinja2, not for boto3 or pydantic. What a flow refuses passes to
+views/answers.py, which answers it in the scene a view sets (language, form, link page).
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import baseurl, catalogue, metrics
-from chalicelib.i18n import LANGUAGE_NAMES, choose_language, field_messages, translator
-from chalicelib.pages import invalid_link_page, not_sent_page, page
+from chalicelib.i18n import choose_language, field_messages, language_name, translator
+from chalicelib.pages import page
+from chalicelib.refusals import NotFound
+from chalicelib.views.answers import json_answer, message, set_scene
 from chalicelib.web import (
     FORM,
     JSON,
-    BadRequest,
+    OriginRefused,
     cors_headers,
     origin_allowed,
+    query_of,
     read_body,
     wants_json,
 )
@@ -27,29 +30,9 @@ from chalicelib.web import (
 if TYPE_CHECKING:
     from chalicelib.ledger import SaidNo, Standing
     from chalicelib.preferences import ManageLink
+    from chalicelib.signups import ConfirmLink
 
 public = Blueprint(__name__)
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body),
-        status_code=status,
-        headers={"Content-Type": "application/json", "X-Content-Type-Options": "nosniff", **(headers or {})},
-    )
-
-
-def _not_found(lang: str) -> Response:
-    cat = catalogue.load()
-    _ = translator(lang)
-    return page(
-        "message.html",
-        lang,
-        status=404,
-        controller=cat.controller,
-        title=_("Not found"),
-        paragraphs=[_("This form does not exist.")],
-    )
 
 
 # -- pages in the visitor's language, framed or not (issue 7) ------------------------------
@@ -58,39 +41,22 @@ def _not_found(lang: str) -> Response:
 def _embedded() -> bool:
     """``?embed=1``: the form inside an iframe on a listed site; the page drops its own
     header and footer (the controller line and the privacy link stay)."""
-    return (public.current_request.query_params or {}).get("embed") == "1"
+    return query_of(public.current_request).get("embed") == "1"
 
 
-def _switch(form: catalogue.Form, lang: str) -> dict[str, str] | None:
-    """A link to the same page in the form's other language, written in that language."""
-    other = next((lang_ for lang_ in form.languages if lang_ != lang), None)
-    if other is None:
-        return None
-    query = f"?lang={other}" + ("&embed=1" if _embedded() else "")
-    return {"href": query, "lang": other, "text": LANGUAGE_NAMES[other]}
-
-
-def _status_page(
-    lang: str, status: int, frame_ancestors: tuple[str, ...] = (), *, link_page: bool = False
-) -> Response:
-    """A refused post, framed or not as the form is."""
-    return not_sent_page(
-        lang, status, frame_ancestors=frame_ancestors, link_page=link_page, embed=_embedded()
-    )
-
-
-def _any_lang() -> str:
-    """The visitor's language where no form says which are offered (an unknown form)."""
-    request = public.current_request
-    query = request.query_params or {}
-    return choose_language(
-        query.get("lang"), request.headers.get("accept-language"), catalogue.LANGUAGES, "nl"
-    )
+def _switch(form: catalogue.Form, lang: str) -> list[dict[str, str]]:
+    """Links to the same page in each of the form's other languages, each in its own words."""
+    embed = "&embed=1" if _embedded() else ""
+    return [
+        {"href": f"?lang={other}{embed}", "lang": other, "text": language_name(other)}
+        for other in form.languages
+        if other != lang
+    ]
 
 
 def _form_lang(form: catalogue.Form) -> str:
     request = public.current_request
-    query = request.query_params or {}
+    query = query_of(request)
     return choose_language(
         query.get("lang"), request.headers.get("accept-language"), form.languages, form.default_lang
     )
@@ -101,7 +67,7 @@ def show_form(form_id: str) -> Response:
     cat = catalogue.load()
     form = cat.form(form_id)
     if form is None:
-        return _not_found(_any_lang())
+        raise NotFound("form")
     lang = _form_lang(form)
     metrics.form_viewed(form.id)
     return _form_page(form, lang, values={"purposes": []}, errors={})
@@ -110,8 +76,12 @@ def show_form(form_id: str) -> Response:
 def _form_page(
     form: catalogue.Form, lang: str, *, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    """The form, fresh or again with the input kept; bot defences only where the form asks."""
+    """The form, fresh or again with the input kept, in the form's words and look, with the
+    version of the texts it shows; bot defences only where the form asks."""
+    from chalicelib import versions
+
     cat = catalogue.load()
+    shown = versions.current(cat, form, lang)
     stamp = None
     if form.min_fill_seconds > 0:
         from chalicelib.bots import render_stamp
@@ -123,7 +93,10 @@ def _form_page(
         lang,
         status=status,
         controller=cat.controller,
-        texts=cat.texts_for(form, lang),
+        texts=shown.texts,
+        version=shown.version,
+        wording=form.wording(lang),
+        brand=cat.brand_of(form),
         values=values,
         errors=field_messages(errors, lang),
         frame_ancestors=form.frame_ancestors,
@@ -158,78 +131,49 @@ def form_preflight(form_id: str) -> Response:
 
 @public.route("/forms/{form_id}", methods=["POST"], content_types=[FORM, JSON])
 def submit_form(form_id: str) -> Response:
-    form = catalogue.load().form(form_id)
-    response = _submit(form)
-    if form is not None:
-        response.headers.update(cors_headers(public.current_request, form.allowed_origins))
-    return response
-
-
-def _submit(form: catalogue.Form | None) -> Response:
     from chalicelib import signups
+    from chalicelib.refusals import Invalid
     from chalicelib.web import evidence
 
     request = public.current_request
-    cat = catalogue.load()
-    as_json = wants_json(request)
+    form = catalogue.load().form(form_id)
     if form is None:
-        return _json(404, {"error": "unknown form"}) if as_json else _not_found(_any_lang())
+        raise NotFound("form")
     lang = _form_lang(form)
+    # Every answer, refusals included, is framed and branded as the form is, and readable
+    # by the form's listed sites (CORS).
+    set_scene(
+        lang=lang,
+        form=form.id,
+        frame_ancestors=form.frame_ancestors,
+        embed=_embedded(),
+        headers=cors_headers(request, form.allowed_origins),
+    )
     if not origin_allowed(request, form.allowed_origins, baseurl.current()):
-        return (
-            _json(403, {"error": "origin not allowed for this form"}) if as_json else _status_page(lang, 403)
-        )
-    try:
-        data = read_body(request, repeated=("purposes",))
-    except BadRequest as exc:
-        if as_json:
-            return _json(exc.status, {"errors": {exc.field: exc.message}})
-        return _status_page(lang, exc.status, form.frame_ancestors)
+        raise OriginRefused("origin not allowed for this form")
+    data = read_body(request, repeated=("purposes",))
     if isinstance(data.get("lang"), str) and data["lang"] in form.languages:
         lang = data["lang"]
-    from chalicelib.bots import ChallengeUnavailable
-
-    _ = translator(lang)
+        set_scene(lang=lang)
     try:
-        outcome = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
-    except ChallengeUnavailable:
-        if as_json:
-            return _json(503, {"error": "the bot check is unavailable; try again"}, {"Retry-After": "30"})
-        return page(
-            "message.html",
-            lang,
-            status=503,
-            controller=cat.controller,
-            title="503",
-            paragraphs=[_("The check against spam is not working right now. Please try again shortly.")],
-        )
-    if outcome.throttled:
-        if as_json:
-            return _json(429, {"error": "too many signups from this network"}, {"Retry-After": "3600"})
-        return page(
-            "message.html",
-            lang,
-            status=429,
-            controller=cat.controller,
-            title=_("Please wait"),
-            paragraphs=[_("Too many signups are coming from this network. Please try again in an hour.")],
-            frame_ancestors=form.frame_ancestors,
-            embed=_embedded(),
-        )
-    if not outcome.accepted:
-        if as_json:
+        accepted = signups.submit(form, data, lang, evidence(request, f"form:{form.id}"))
+    except Invalid as exc:
+        lang = exc.lang or lang  # a posted version says which texts were read
+        if wants_json(request):
             # "errors": the technical reason per field; "messages": what to show a person.
-            return _json(422, {"errors": outcome.errors, "messages": field_messages(outcome.errors, lang)})
-        return _form_page(form, lang, values=outcome.values, errors=outcome.errors, status=422)
-    if as_json:
-        return _json(202, {"status": "pending"})
+            return json_answer(422, {"errors": exc.errors, "messages": field_messages(exc.errors, lang)})
+        return _form_page(form, lang, values=exc.values, errors=exc.errors, status=422)
+    if wants_json(request):
+        return json_answer(202, {"status": "pending"})
     if form.thank_you_url:
         return Response(body="", status_code=303, headers={"Location": form.thank_you_url})
-    return page(
-        "message.html",
+    lang = accepted.lang or lang
+    _ = translator(lang)
+    return message(
         lang,
-        controller=cat.controller,
+        form=form.id,
         title=_("Check your inbox"),
+        lead=form.wording(lang).thank_you,
         paragraphs=[
             _(
                 "If the address is right, you will shortly receive a mail with a confirmation link."
@@ -241,59 +185,33 @@ def _submit(form: catalogue.Form | None) -> Response:
     )
 
 
-def _link_error(exc: Exception) -> Response:
-    """One uniform 400 for tampered or foreign links; 410 for a genuine expired one."""
-    from chalicelib.tokens import TokenExpired
-
-    cat = catalogue.load()
-    if isinstance(exc, TokenExpired):
-        lang = exc.payload.get("l") if exc.payload.get("l") in catalogue.LANGUAGES else "nl"
-        form_id = exc.payload.get("f")
-        _ = translator(lang)
-        link = None
-        if isinstance(form_id, str) and cat.form(form_id):
-            link = {"href": f"../forms/{form_id}?lang={lang}", "text": _("Sign up again")}
-        return page(
-            "message.html",
-            lang,
-            status=410,
-            link_page=True,
-            controller=cat.controller,
-            title=_("This link has expired"),
-            paragraphs=[_("This confirmation link is no longer valid. Sign up again to get a new link.")],
-            link=link,
-        )
-    return invalid_link_page()
-
-
 @public.route("/confirm/{token}", methods=["GET"])
 def show_confirm(token: str) -> Response:
     """A page with a button listing what confirming grants now; a GET never confirms (mail
     scanners prefetch links)."""
     from chalicelib.signups import confirmable, read_confirm_token
-    from chalicelib.tokens import TokenError, TokenExpired
 
-    try:
-        link = read_confirm_token(token)
-    except TokenError as exc:
-        return _link_error(exc)
+    set_scene(link_page=True)
+    link = read_confirm_token(token)
+    set_scene(lang=link.lang, form=link.form_id)
     now = confirmable(link)
     if now.confirmed:
-        return _confirmed_page(link.lang, ())
-    if not now.purposes:
-        return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
-    return _confirm_page(link.lang, now.purposes, done=False)
+        return _confirmed_page(link, ())
+    return _confirm_page(link, now.purposes, done=False)
 
 
-def _confirm_page(lang: str, purposes: tuple[str, ...], *, done: bool) -> Response:
-    """The purposes' texts: what the button grants now, or (done) what it granted."""
+def _confirm_page(link: ConfirmLink, purposes: tuple[str, ...], *, done: bool) -> Response:
+    """The purposes' texts: what the button grants now, or (done) what it granted; in the
+    look of the form the signup came from."""
     cat = catalogue.load()
+    lang = link.lang
     _ = translator(lang)
     return page(
         "confirm.html",
         lang,
         link_page=True,
         controller=cat.controller,
+        brand=cat.brand_of(link.form_id),
         title=_("Confirmed") if done else _("Confirm your signup"),
         lead=_("Thank you. Your signup is confirmed for:")
         if done
@@ -303,17 +221,15 @@ def _confirm_page(lang: str, purposes: tuple[str, ...], *, done: bool) -> Respon
     )
 
 
-def _confirmed_page(lang: str, granted: tuple[str, ...]) -> Response:
+def _confirmed_page(link: ConfirmLink, granted: tuple[str, ...]) -> Response:
     """What a confirmation granted, or that it was done before (a second click)."""
     if granted:
-        return _confirm_page(lang, granted, done=True)
-    cat = catalogue.load()
-    _ = translator(lang)
-    return page(
-        "message.html",
-        lang,
+        return _confirm_page(link, granted, done=True)
+    _ = translator(link.lang)
+    return message(
+        link.lang,
         link_page=True,
-        controller=cat.controller,
+        form=link.form_id,
         title=_("Confirmed"),
         paragraphs=[
             _("This signup was already confirmed. Nothing has changed."),
@@ -329,43 +245,22 @@ def _confirmed_page(lang: str, granted: tuple[str, ...]) -> Response:
 @public.route("/confirm/{token}", methods=["POST"], content_types=[FORM, JSON, "text/plain"])
 def do_confirm(token: str) -> Response:
     from chalicelib import signups
-    from chalicelib.tokens import TokenError
     from chalicelib.web import evidence
 
     request = public.current_request
-    try:
-        link = signups.read_confirm_token(token)
-    except TokenError as exc:
-        return _link_error(exc)
-    try:
-        read_body(request)  # the button's form says nothing, but every body keeps the limits
-    except BadRequest as exc:
-        if wants_json(request):
-            return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
-        return _status_page(link.lang, exc.status, link_page=True)
-    try:
-        confirmed = signups.confirm(link, evidence(request, "confirm_link"))
-    except signups.SignupGone:
-        from chalicelib.tokens import TokenExpired
-
-        return _link_error(TokenExpired({"l": link.lang, "f": link.form_id}))
-    return _confirmed_page(link.lang, confirmed.purposes)
+    set_scene(link_page=True)
+    link = signups.read_confirm_token(token)
+    set_scene(lang=link.lang, form=link.form_id)
+    read_body(request)  # the button's form says nothing, but every body keeps the limits
+    confirmed = signups.confirm(link, evidence(request, "confirm_link"))
+    return _confirmed_page(link, confirmed.purposes)
 
 
 # -- saying no: the unsubscribe link ------------------------------------------------------
 
-_LINK_JSON = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def _gone() -> Response:
-    """A genuine manage token for somebody no longer on file: the same answer as a bad one."""
-    from chalicelib.tokens import TokenError
-
-    return _link_error(TokenError("nobody on file"))
-
 
 def _page_lang(lang: str) -> str:
-    return lang if lang in catalogue.LANGUAGES else "nl"
+    return catalogue.load().lang_or_default(lang)
 
 
 def _preferences_page(
@@ -375,7 +270,11 @@ def _preferences_page(
     notices: tuple[str, ...] = (),
     errors: dict[str, str] | None = None,
 ) -> Response:
-    """Each purpose of the catalogue with its state, the objection, 'everything'."""
+    """Whose preferences (the address, partly masked), each purpose of the catalogue with its
+    state and a button to leave just that one, the objection, 'everything', the way to the
+    person's data."""
+    from chalicelib.preferences import masked
+
     cat = catalogue.load()
     lang = _page_lang(standing.lang)
     _ = translator(lang)
@@ -389,8 +288,8 @@ def _preferences_page(
     offline = []
     for purpose in cat.purposes.values():
         state = standing.states.get(purpose.id, "none")
-        # A signup waiting for confirmation stays ticked, as a pending purpose does: saving
-        # other choices never cancels it; unticking it does.
+        # A signup waiting for confirmation can be left, as a pending purpose can: its
+        # button takes the purpose out of the waiting signup.
         waiting = purpose.id in standing.waiting
         live = state in ("granted", "pending") or waiting
         if not live:
@@ -404,8 +303,9 @@ def _preferences_page(
                 "label": purpose.labels.get(lang, purpose.id),
                 "state": state,
                 "state_text": text,
-                "kept": live,
-                "can_keep": live,
+                "can_leave": live,
+                "leave_label": _("Unsubscribe from %(purpose)s")
+                % {"purpose": purpose.labels.get(lang, purpose.id)},
             }
         )
     signup_link = None
@@ -418,6 +318,7 @@ def _preferences_page(
         status=status,
         link_page=True,
         controller=cat.controller,
+        masked_email=masked(standing.email),
         purposes=rows,
         profiling=standing.profiling,
         notices=list(notices),
@@ -430,16 +331,10 @@ def _preferences_page(
 def show_preferences(token: str) -> Response:
     """The preferences page; a GET never changes anything (mail scanners prefetch links)."""
     from chalicelib import preferences
-    from chalicelib.tokens import TokenError
 
-    try:
-        link = preferences.read_manage_token(token)
-    except TokenError as exc:
-        return _link_error(exc)
-    standing = preferences.standing(link)
-    if standing is None:
-        return _gone()
-    return _preferences_page(standing)
+    set_scene(link_page=True)
+    link = preferences.read_manage_token(token)
+    return _preferences_page(preferences.standing(link))
 
 
 @public.route(
@@ -451,65 +346,59 @@ def unsubscribe(token: str) -> Response:
     """RFC 8058 one-click (exactly ``List-Unsubscribe=One-Click``: 200, never a redirect,
     no cookie), or a post from the preferences page. Anything else changes nothing."""
     from chalicelib import preferences
-    from chalicelib.tokens import TokenError
+    from chalicelib.refusals import Invalid
     from chalicelib.web import evidence
 
     request = public.current_request
+    set_scene(link_page=True)
+    link = preferences.read_manage_token(token)
+    data = read_body(request, repeated=("purposes",))
+    if preferences.is_one_click(data, request.headers.get("content-type") or ""):
+        clicked = preferences.one_click(link, evidence(request, "one_click"))
+        return _unsubscribed_page(clicked, link, token)
     try:
-        link = preferences.read_manage_token(token)
-    except TokenError as exc:
-        return _link_error(exc)
-    as_json = wants_json(request)
-    try:
-        data = read_body(request, repeated=("purposes",))
-        if preferences.is_one_click(data, request.headers.get("content-type") or ""):
-            said = preferences.one_click(link, evidence(request, "one_click"))
-            return _unsubscribed_page(said, link, token)
-        outcome = preferences.save(link, data, evidence(request, "preferences"))
-    except BadRequest as exc:
-        return _json(exc.status, {"errors": {exc.field: exc.message}}, _LINK_JSON)
-    except preferences.PersonGone:
-        return _gone()
-    if outcome.errors:
-        if as_json or outcome.status == 400:
-            return _json(outcome.status, {"errors": outcome.errors}, _LINK_JSON)
-        standing = preferences.standing(link)
-        if standing is None:
-            return _gone()
-        return _preferences_page(standing, status=outcome.status, errors=outcome.errors)
-    said = outcome.said
-    if said is None or said.standing is None:
-        return _gone()
-    if as_json:
-        return _json(
+        saved = preferences.save(link, data, evidence(request, "preferences"))
+    except Invalid as exc:
+        if wants_json(request):
+            raise
+        return _preferences_page(preferences.standing(link), status=422, errors=exc.errors)
+    said = saved.said
+    if wants_json(request):
+        return json_answer(
             200,
             {
                 "withdrawn": list(said.withdrawn),
-                "profiling": said.standing.profiling,
-                "purposes": said.standing.states,
+                "profiling": saved.standing.profiling,
+                "purposes": saved.standing.states,
                 "suppressed": said.suppressed,
-                "not_granted": list(outcome.not_granted),
+                "not_granted": list(saved.not_granted),
             },
-            _LINK_JSON,
         )
-    _ = translator(_page_lang(said.standing.lang))
+    lang = _page_lang(saved.standing.lang)
+    _ = translator(lang)
     notices = [
         _("Your choices are saved.") if said.changed or said.suppressed else _("Nothing needed changing.")
     ]
-    if outcome.not_granted:
+    left = catalogue.load().purposes.get(str(data.get("leave")))
+    if left is not None and left.id in said.withdrawn:  # the button beside one purpose
+        notices = [
+            _("You will no longer receive mails for: %(purpose)s. This took effect at once.")
+            % {"purpose": left.labels.get(lang, left.id)}
+        ]
+    if saved.not_granted:
         notices.append(
             _(
                 "A mail you unsubscribed from cannot be turned back on here: sign up again through"
                 " the signup form and you will get a confirmation mail."
             )
         )
-    return _preferences_page(said.standing, notices=tuple(notices))
+    return _preferences_page(saved.standing, notices=tuple(notices))
 
 
 def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
     """The one-click answer: a short page, 200, nothing to click, no cookie."""
     cat = catalogue.load()
-    lang = _page_lang(said.standing.lang if said.standing else "nl")
+    lang = _page_lang(said.standing.lang if said.standing else "")
     _ = translator(lang)
     if not said.withdrawn:
         text = _("You were already unsubscribed. Nothing has changed.")
@@ -520,11 +409,9 @@ def _unsubscribed_page(said: SaidNo, link: ManageLink, token: str) -> Response:
         text = _("You will no longer receive mails for: %(purpose)s. This took effect at once.") % {
             "purpose": purpose.labels.get(lang, purpose.id) if purpose else link.purpose
         }
-    return page(
-        "message.html",
+    return message(
         lang,
         link_page=True,
-        controller=cat.controller,
         title=_("You are unsubscribed"),
         paragraphs=[text],
         link={"href": f"./{token}", "text": _("See your preferences")},

@@ -1,0 +1,145 @@
+"""Reading one person: the base every capability of the ledger builds on.
+
+``snapshot`` is the one consistent query of a person's state items that the conditional
+writes are planned from; ``contact`` and ``events`` are what the API and the access export
+answer. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.ledger import layout
+from chalicelib.ledger.records import Snapshot, Standing
+from chalicelib.ledger.table import Table
+
+
+class People:
+    """Reads a stage's table; receives its table (and the erasure journal's), builds nothing."""
+
+    def __init__(self, table: Table, journal: Table | None = None) -> None:
+        self.table = table
+        self.journal = journal
+
+    def snapshot(self, subject: str, now: datetime) -> Snapshot | None:
+        """Profile, profiling, purpose states and pending signups in one query; None for
+        nobody on file (or an expired pending-only person)."""
+        profile: dict[str, Any] | None = None
+        profiling: dict[str, Any] | None = None
+        states: dict[str, dict[str, Any]] = {}
+        pending: list[dict[str, Any]] = []
+        for item in self.table.query(layout.person(subject), "P"):
+            sk = item["sk"]
+            if sk == layout.profile(subject)["sk"]:
+                profile = item
+            elif sk == layout.profiling(subject)["sk"]:
+                profiling = item
+            elif sk.startswith(layout.STATE_PREFIX):
+                states[sk[len(layout.STATE_PREFIX) :]] = item
+            elif sk.startswith(layout.PENDING_PREFIX) and int(item["expires_at"]) > now.timestamp():
+                pending.append(item)
+        if profile is None or layout.expired(profile, now):
+            return None
+        return Snapshot(subject, profile, profiling, states, pending)
+
+    def standing(self, subject: str, now: datetime) -> Standing | None:
+        """The person's standing for the preferences page: one query, nothing written."""
+        snapshot = self.snapshot(subject, now)
+        return snapshot.standing() if snapshot else None
+
+    def on_file(self, subject: str, now: datetime) -> bool:
+        """Whether a (not expired) profile exists: one consistent read."""
+        profile = self.table.get(layout.profile(subject))
+        return profile is not None and not layout.expired(profile, now)
+
+    def suppression(self, subject: str) -> dict[str, Any] | None:
+        """The suppression marker of a subject, if any: reason and date, never an address."""
+        return self.table.get(layout.suppression(subject))
+
+    def addresses(self, subjects: Iterable[str]) -> dict[str, str]:
+        """subject -> address, for the people whose address is proven (a confirmed signup,
+        a soft opt-in, an import with proof): consistent batch reads of their profiles.
+        A pending-only person (a numeric ``expires_at``) or an erased one has none to give:
+        an address nobody confirmed never leaves the ledger (issue 14, pushed changes)."""
+        keys = [layout.profile(s) for s in sorted(set(subjects))]
+        found: dict[str, str] = {}
+        for item in self.table.get_many(keys):
+            pending_only = isinstance(item.get("expires_at"), Decimal)
+            if not pending_only and item.get("email"):
+                found[layout.subject_of(item["pk"])] = str(item["email"])
+        return found
+
+    def contact(self, subject: str, now: datetime) -> dict[str, Any] | None:
+        """Profile, per-purpose state and pending signups; None for nobody (or expired).
+
+        A purpose's status is what was last confirmed or withdrawn; ``pending`` only while
+        nothing was. ``pending_signup`` tells that an unconfirmed signup asks for it.
+        Name and language are the confirmed ones (None while nothing is confirmed).
+        """
+        snapshot = self.snapshot(subject, now)
+        if snapshot is None:
+            return None
+        waiting = snapshot.waiting
+        purposes: dict[str, dict[str, Any]] = {}
+        for purpose, item in snapshot.states.items():
+            purposes[purpose] = {
+                "status": item["state"],
+                "basis": item.get("basis", "consent"),
+                "since": item["since"],
+                "pending_signup": purpose in waiting,
+            }
+        for item in sorted(snapshot.pending, key=lambda i: i["requested_at"]):
+            for purpose in item["purposes"]:
+                if purpose not in snapshot.states:
+                    purposes[purpose] = {
+                        "status": "pending",
+                        "basis": "consent",
+                        "since": item["requested_at"],
+                        "pending_signup": True,
+                    }
+        return {
+            "email": snapshot.profile["email"],
+            "name": snapshot.profile.get("name"),
+            "lang": snapshot.profile.get("lang"),
+            "purposes": dict(sorted(purposes.items())),
+            "profiling": snapshot.profiling_state,
+            "suppressed": self.suppression(subject) is not None,
+        }
+
+    def events(self, subject: str, now: datetime) -> list[dict[str, Any]]:
+        """Every event, oldest first, each consent event with the exact text it shows."""
+        items = [
+            i
+            for i in self.table.query(layout.person(subject), layout.EVENT_PREFIX)
+            if not layout.expired(i, now)
+        ]
+        versions = {
+            i["evidence"]["text_version"]
+            for i in items
+            if "text_version" in i.get("evidence", {}) and "text" not in i["evidence"]
+        }
+        texts = self.texts(versions)
+        events = []
+        for item in items:
+            evidence = dict(item.get("evidence", {}))
+            version = evidence.get("text_version")
+            if version and "text" not in evidence:  # an imported text is in its own event
+                evidence["text"] = texts.get(version, {}).get("text")
+            event: dict[str, Any] = {"type": item["type"], "at": item["at"]}
+            if "purpose" in item:
+                event["purpose"] = item["purpose"]
+            if "basis" in item:
+                event["basis"] = item["basis"]
+            if "signup" in item:
+                evidence.setdefault("signup_id", item["signup"])
+            event["evidence"] = evidence
+            events.append(event)
+        return events
+
+    def texts(self, versions: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored consent texts by version (texts never change: no consistent read)."""
+        keys = [layout.text(v) for v in sorted(set(versions))]
+        return {layout.version_of(i["pk"]): i for i in self.table.get_many(keys, consistent=False)}
