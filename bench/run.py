@@ -113,7 +113,7 @@ class Stack:
             os.environ.update(self.env)
             from scripts.local_stack import provision
 
-            self.resources = provision("local", api_key=API_KEY)
+            self.resources = provision("local", api_key=API_KEY, stream=False)  # see ensure_table
             import app as app_module
             from chalicelib import mail
 

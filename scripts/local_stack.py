@@ -163,18 +163,22 @@ def table_definition(stage: str, logical: str = "Table") -> tuple[dict[str, Any]
     return create, settings
 
 
-def ensure_table(ddb: Any, stage: str) -> str:
+def ensure_table(ddb: Any, stage: str, *, stream: bool = True) -> str:
     """Every table of resources.yaml (the ledger, the erasure journal), made where it is
-    missing; the ledger's name."""
+    missing; the ledger's name. ``stream=False`` makes a new ledger without its stream: the
+    benchmarks, whose moto keeps every stream record and copies the table with each
+    transaction (10 MB more per signup), build the stream handler's batches themselves."""
     tables = [n for n, r in _template()["Resources"].items() if r["Type"] == TABLE_TYPE]
-    names = {logical: _ensure_one_table(ddb, stage, logical) for logical in tables}
+    names = {logical: _ensure_one_table(ddb, stage, logical, stream) for logical in tables}
     return names["Table"]
 
 
-def _ensure_one_table(ddb: Any, stage: str, logical: str) -> str:
+def _ensure_one_table(ddb: Any, stage: str, logical: str, stream: bool = True) -> str:
     """Create one table where it is missing (a restart keeps the one on disk), add an
     index resources.yaml gained since, and set TTL and backups as the template says."""
     create, settings = table_definition(stage, logical)
+    if not stream:
+        create.pop("StreamSpecification", None)
     name = create["TableName"]
     try:
         existing = ddb.describe_table(TableName=name)["Table"]
@@ -224,12 +228,17 @@ def _wait_for_indexes(ddb: Any, table: str, seconds: float = 60) -> None:
 
 
 def provision(
-    stage: str = "local", api_key: str = "local-dev-key", master_key: str | None = None
+    stage: str = "local",
+    api_key: str = "local-dev-key",
+    master_key: str | None = None,
+    *,
+    stream: bool = True,
 ) -> dict[str, str]:
     """Create the stage's resources (moto in-process or server; the table wherever boto3's
     DynamoDB endpoint points) and fill in what moto's CloudFormation leaves out, so the app
     finds what production has. ``master_key``: the stage secret's key to restore (a
-    restart keeps the links and subject ids it made); a new one when not given."""
+    restart keeps the links and subject ids it made); a new one when not given. ``stream``:
+    see ``ensure_table``."""
     region = _region()
 
     def client(service: str) -> Any:
@@ -254,7 +263,7 @@ def provision(
 
     # Not in the stack: moto's CloudFormation would make it in moto, and it ignores TTL
     # and point-in-time recovery; with DynamoDB Local the table must outlive moto anyway.
-    table = ensure_table(client("dynamodb"), stage)
+    table = ensure_table(client("dynamodb"), stage, stream=stream)
 
     # The secret is not in moto's stack (MOTO_CANNOT_CREATE). On AWS the stack generates
     # master_key and ops add the API keys; here both are put explicitly, with Cloudflare's
