@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from botocore.session import Session
 
-SERVICES = ("dynamodb", "secretsmanager", "sesv2", "sqs")
+SERVICES = ("dynamodb", "events", "secretsmanager", "sesv2", "sqs")
 """The services the app calls: the package's endpoint data lists these (DATA)."""
 DATA = Path(__file__).resolve().parent / "awsdata"
 """In the package only (scripts/package.py): botocore's endpoints.json of the pinned

@@ -1,9 +1,10 @@
-"""HTML pages: rendered with the Jinja2 environment (chalicelib/templating.py), and
-responses with the headers every page needs.
+"""HTML pages: the Jinja2 environment, and responses with the headers every page needs.
 
-Jinja2 is imported on the first render, not with this module: every view imports it (the
-error pages), and an answer in JSON (the API, a JSON signup) does not pay for Jinja2 on a
-cold start (docs/operations.md, Performance).
+Templates live in the project's ``templates/`` folder, which the deployment package
+carries at its root (``vendor/templates`` links to it), beside ``chalicelib/``. The package
+also carries them compiled (``templates/__compiled__/``, made by scripts/package.py), so a
+cold start does not parse and compile Jinja2 templates (chalicelib/compiled_templates.py);
+anywhere else they compile as usual.
 """
 
 from __future__ import annotations
@@ -18,19 +19,43 @@ from chalice import Response
 
 from chalicelib import catalogue
 from chalicelib.brand import Brand
+from chalicelib.i18n import translations
 from chalicelib.web import Headers
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    from jinja2 import BytecodeCache, Environment
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+COMPILED = TEMPLATES / "__compiled__"
 
 
+@lru_cache(maxsize=16)
 def environment(lang: str = "nl") -> Environment:
-    """The language's Jinja2 environment (templating.environment), imported on first use."""
-    from chalicelib import templating
+    """One environment per language (Dutch unless named: the forms' default), its gettext
+    installed once: renders never swap translations under each other. Autoescaped; ``_()``
+    marks translated text safe and escapes what is put into it (Jinja2's new-style gettext).
+    Jinja2 is imported here, at the first page or mail, not at ``import app``."""
+    from chalicelib.compiled_templates import CompiledTemplates
 
-    return templating.environment(lang)
+    return new_environment(lang, CompiledTemplates(COMPILED))
+
+
+def new_environment(lang: str, compiled: BytecodeCache | None) -> Environment:
+    """The environment as every page and mail is rendered with (the build compiles with it too)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+        bytecode_cache=compiled,
+    )
+    # {% trans %} blocks collapse their line breaks and indentation, as babel.cfg extracts them.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def _hash(text: str) -> str:

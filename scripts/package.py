@@ -17,7 +17,7 @@
    was compiled from), which keeps the zip 0.5 MB smaller. Never-imported parts of
    libraries are left out (``EXCLUDE``). The pages' and mails' templates go in compiled
    too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
-   source, see templating.CompiledTemplates): a cold page view or mail job neither parses nor
+   source, see chalicelib/compiled_templates.py): a cold page view or mail job neither parses nor
    compiles a template. So does botocore's endpoint data for the services the app calls
    (``chalicelib/awsdata/endpoints.json``, see chalicelib/aws.py): 20 KB where botocore's
    whole file is 1.25 MB to parse. The zip stays well under its 4 MB budget.
@@ -109,7 +109,7 @@ import json, sys
 root = sys.argv[1]
 sys.path.insert(0, root)
 import app
-from chalicelib import catalogue, jobs, keys, ledger, mail, models, pages, signups, templating, tokens, web
+from chalicelib import catalogue, jobs, keys, ledger, mail, models, pages, signups, tokens, web
 from chalicelib.views import api, public
 models.SignupRequest.model_validate({"email": "trace@example.com", "name": "T", "purposes": ["newsletter"]})
 models.normalise_email("trace@bücher.example")  # email-validator: the addresses that are not plain
@@ -125,9 +125,10 @@ for name in ("form.html", "message.html", "confirm.html"):
 pages.environment().get_template("mail/confirm.txt")
 pages.environment().get_template("mail/confirm.html")
 tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
-# The templates compiled, into the package (templating.CompiledTemplates reads them there).
-compiling = templating.CompiledTemplates(templating.COMPILED, write=True)
-build = templating.new_environment(catalogue.load().default_lang, compiling)
+# The templates compiled, into the package (compiled_templates.CompiledTemplates reads them there).
+from chalicelib.compiled_templates import CompiledTemplates
+compiling = CompiledTemplates(pages.COMPILED, write=True)
+build = pages.new_environment(catalogue.load().default_lang, compiling)
 for name in sys.argv[2].split(","):
     build.get_template(name)
 files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
@@ -153,10 +154,12 @@ def stage_env(stage: str) -> dict[str, str]:
     return env
 
 
-def chalice_env(stage: str) -> dict[str, str]:
+def chalice_env(stage: str, table_stream: str | None = None) -> dict[str, str]:
     """What `chalice package` and `chalice deploy` need from the shell: a region, and the
     names of the mail queues and the SES feedback topic, which app.py reads when it
-    registers their consumers."""
+    registers their consumers; and the ARN of the table's stream for push_changes (the
+    stack's TableStreamArn: `make deploy` passes it; a package for the tests names an
+    example stream of the stage's table)."""
     env = os.environ.copy()
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     # chalice imports app.py; bytecode it wrote into chalicelib/ would change the package's
@@ -166,6 +169,10 @@ def chalice_env(stage: str) -> dict[str, str]:
     env["CONSENTRY_MAIL_QUEUE"] = stage_settings["CONSENTRY_MAIL_QUEUE"]
     env["CONSENTRY_CONFIRM_QUEUE"] = stage_settings["CONSENTRY_CONFIRM_QUEUE"]
     env["CONSENTRY_FEEDBACK_TOPIC"] = stage_settings["CONSENTRY_FEEDBACK_TOPIC"]
+    env["CONSENTRY_TABLE_STREAM_ARN"] = table_stream or (
+        f"arn:aws:dynamodb:{env['AWS_DEFAULT_REGION']}:111122223333:table/"
+        f"{stage_settings['CONSENTRY_TABLE']}/stream/1970-01-01T00:00:00.000"
+    )
     return env
 
 

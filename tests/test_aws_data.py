@@ -49,5 +49,5 @@ def test_it_keeps_every_partition_and_region_but_only_the_apps_services():
     data = json.loads(packaging.trimmed_endpoints())
     full = botocore.session.get_session().get_component("data_loader").load_data("endpoints")
     assert [p["regions"] for p in data["partitions"]] == [p["regions"] for p in full["partitions"]]
-    assert set(data["partitions"][0]["services"]) == {"dynamodb", "secretsmanager", "email", "sqs"}
+    assert set(data["partitions"][0]["services"]) == {"dynamodb", "events", "secretsmanager", "email", "sqs"}
     assert len(packaging.trimmed_endpoints()) < 50_000

@@ -37,3 +37,13 @@ def test_the_committed_bench_result_names_the_clean_commit_it_measured():
     assert re.fullmatch(r"[0-9a-f]{40}", data["commit"]["sha"])
     assert data["commit"]["dirty"] is False
     assert 0 < data["seconds"] <= 600  # issue 16: within 10 minutes on the 2-core machine
+
+
+def test_the_cost_of_pushing_consent_changes_recomputes_from_the_result():
+    """Issue 14: the stream handler's row and its cost per million signups."""
+    data = json.loads(LATEST.read_text())
+    assert "stream batch (push_changes)" in data["cold_start"]["modes"]["package"]
+    model = cost.push_per_million(data)
+    assert model == data["cost_push"]
+    assert model["per_signup"]["changes"] == 2  # the funnel grants two purposes: two events
+    assert model["cases"]["quiet"]["total"] > model["cases"]["busy"]["total"] > 0
