@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 
 from chalice import Chalice, Response
-from chalice.app import Request, SNSEvent, SQSEvent
+from chalice import Rate
+from chalice.app import CloudWatchEvent, Request, SNSEvent, SQSEvent
 
 from chalicelib import baseurl, logs
 from chalicelib.views.api import api
@@ -112,3 +113,13 @@ def ses_feedback(event: SNSEvent) -> None:
     from chalicelib.feedback import handle_notification
 
     handle_notification(event.message)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="sign_digest")
+def sign_digest(event: CloudWatchEvent) -> None:
+    """Sign the Merkle root of the chain heads changed this hour (issue 14). The only
+    function whose role may use the signing key (.chalice/policy-<stage>-digest.json)."""
+    from chalicelib.evidence import sign_digest as sign
+    from chalicelib.ledger import utc_now
+
+    sign(utc_now())
