@@ -8,8 +8,7 @@ import os
 import time
 from collections.abc import Callable
 
-from chalice import Chalice, Response
-from chalice import Rate
+from chalice import Chalice, Rate, Response
 from chalice.app import CloudWatchEvent, Request, SNSEvent, SQSEvent
 
 from chalicelib import baseurl, logs

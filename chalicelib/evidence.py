@@ -120,4 +120,3 @@ def dossier(subject: str, now: datetime) -> dict[str, Any] | None:
 def _leaves(table: Any, digest: dict[str, Any]) -> list[Leaf]:
     at = str(digest["at"])
     return [Leaf.parse(t) for item in table.query("DIGEST", f"D#{at}#L") for t in item["leaves"]]
-

@@ -7,6 +7,7 @@ writers never fork a chain."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from decimal import Decimal
 
@@ -49,7 +50,7 @@ def _in_chain_order(items: list[dict]) -> list[dict]:
 def _assert_linked(events: list[dict]) -> None:
     assert [int(e["seq"]) for e in events] == list(range(1, len(events) + 1))
     assert events[0]["prev"] == ""
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after["prev"] == before["hash"]
 
 

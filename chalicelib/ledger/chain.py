@@ -277,8 +277,10 @@ def check(
             if e is not None
         )
         finding("removed", None, f"event {seq} is missing ({where or 'the only one'})", seq=seq)
-    found += _links(chain)
-    found += _states(chain, live(states, now))
+    # Presence, not validity: an altered event was reported above, once.
+    numbered = {int(e["seq"]): e for e in present if "seq" in e and e.get("hash")}
+    found += _links({**numbered, **chain})
+    found += _states({**numbered, **chain}, live(states, now))
     return found
 
 

@@ -20,7 +20,7 @@ path of any form or link; stdlib only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,18 +40,28 @@ class Leaf:
     subject: str
     seq: int
     head: str
+    ttl: int = 0
+    """The head's run of expiring events (chain.Head): a pending-only person's whole chain
+    (``run`` 1) may lawfully be gone after ``ttl``."""
+    run: int = 0
 
     def text(self) -> str:
-        return f"{self.subject} {self.seq} {self.head}"
+        return f"{self.subject} {self.seq} {self.head} {self.ttl} {self.run}"
 
     @staticmethod
     def parse(text: str) -> Leaf:
-        subject, seq, head = text.split(" ")
-        return Leaf(subject, int(seq), head)
+        subject, seq, head, ttl, run = text.split(" ")
+        return Leaf(subject, int(seq), head, int(ttl), int(run))
+
+    @property
+    def expiring(self) -> bool:
+        """The whole chain was due to expire (TTL) when the digest signed it."""
+        return self.run == 1 and self.ttl > 0
 
 
 def leaf_hash(leaf: Leaf) -> bytes:
-    """RFC 6962's leaf hash: SHA-256 of 0x00 and the leaf's text."""
+    """RFC 6962's leaf hash: SHA-256 of 0x00 and the leaf's text
+    (``<subject> <seq> <head> <ttl> <run>``, UTF-8)."""
     return hashlib.sha256(b"\x00" + leaf.text().encode()).digest()
 
 
@@ -91,6 +101,22 @@ def hours(since: datetime, until: datetime) -> list[str]:
     return out
 
 
+def grouped(items: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], list[Leaf]]]:
+    """The digest partition's items as digests with their leaves, oldest first."""
+    digests: dict[str, tuple[dict[str, Any], list[Leaf]]] = {}
+    leaves: dict[str, list[Leaf]] = {}
+    for item in sorted(items, key=lambda i: str(i["sk"])):
+        at = str(item["sk"]).split("#")[1]
+        if "#L" in str(item["sk"]):
+            leaves.setdefault(at, []).extend(Leaf.parse(t) for t in item["leaves"])
+        else:
+            digests[at] = (item, leaves.setdefault(at, []))
+    orphans = set(leaves) - set(digests)
+    for at in orphans:  # leaves whose digest item is gone: shown as a digest without a signature
+        digests[at] = ({"pk": PK, "sk": f"D#{at}", "at": at, "missing": True}, leaves[at])
+    return [digests[at] for at in sorted(digests)]
+
+
 class Digests:
     """The digests in a stage's table: finding changed heads, storing and reading digests."""
 
@@ -114,7 +140,8 @@ class Digests:
         for profile in self.table.get_many(keys):
             if profile.get("chain_head"):
                 subject = layout.subject_of(str(profile["pk"]))
-                leaves.append(Leaf(subject, int(profile["chain_seq"]), str(profile["chain_head"])))
+                head = chain.Head.of(profile)
+                leaves.append(Leaf(subject, head.seq, head.hash, head.ttl, head.run))
         return sorted(leaves)
 
     def store(self, digest: dict[str, Any], leaves: Sequence[Leaf]) -> None:
@@ -135,19 +162,9 @@ class Digests:
             )
         )
 
-    def every(self) -> Iterator[tuple[dict[str, Any], list[Leaf]]]:
+    def every(self) -> list[tuple[dict[str, Any], list[Leaf]]]:
         """Every digest, oldest first, with its leaves."""
-        digest: dict[str, Any] | None = None
-        leaves: list[Leaf] = []
-        for item in self.table.query(PK, "D#"):
-            if "#L" in str(item["sk"]):
-                leaves += [Leaf.parse(t) for t in item["leaves"]]
-                continue
-            if digest is not None:
-                yield digest, leaves
-            digest, leaves = item, []
-        if digest is not None:
-            yield digest, leaves
+        return grouped(self.table.query(PK, "D#"))
 
     def covering(self, subject: str, profile: dict[str, Any]) -> tuple[dict[str, Any], Leaf] | None:
         """The first digest made after the person's head last changed, if it signs that head."""
