@@ -394,6 +394,28 @@ def _drain(
             sqs.delete_message(QueueUrl=resources["queue_url"], ReceiptHandle=message["ReceiptHandle"])
 
 
+def _sign_digests(handler: Callable[[dict[str, Any], Any], Any], region: str, stop: threading.Event) -> None:
+    """Stand in for the hourly schedule of the digest function (issue 14): every
+    CONSENTRY_LOCAL_DIGEST_SECONDS (60) locally, so `make verify STAGE=local` has digests."""
+    seconds = float(os.environ.get("CONSENTRY_LOCAL_DIGEST_SECONDS", "60"))
+    while not stop.wait(seconds):
+        event = {
+            "version": "0",
+            "id": "local",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": region,
+            "resources": [],
+            "detail": {},
+        }
+        try:
+            handler(event, None)
+        except Exception as exc:
+            log.warning("digest failed: %s", type(exc).__name__)
+
+
 _URL = re.compile(r"(https?://[^\s<>\"']+)")
 
 
@@ -662,6 +684,9 @@ def main() -> int:
             drainer = threading.Thread(target=_drain, args=(handler, queue, stop))
             drainer.start()
             running.callback(drainer.join, 5)
+        signer = threading.Thread(target=_sign_digests, args=(app.sign_digest, resources["region"], stop))
+        signer.start()
+        running.callback(signer.join, 5)
         running.callback(stop.set)
 
         viewer = _mail_viewer(mail_port, moto_url)
