@@ -61,7 +61,7 @@ def test_signup_and_confirmation_verify_with_the_exact_text_and_then_under_a_dig
 
 @pytest.mark.parametrize("flow", ["withdraw", "object", "soft opt-in", "import"])
 def test_every_flow_verifies(visitor, flow):
-    """LAW 5, 18, 20, 23, 24: withdrawal, objection, soft opt-in and proven import each
+    """LAW 5: withdrawal, objection, soft opt-in and proven import each
     leave a chain that verifies, with the evidence of how."""
     email = f"flow-{flow.replace(' ', '-')}@example.com"
     if flow in ("withdraw", "object"):

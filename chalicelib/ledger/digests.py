@@ -126,7 +126,7 @@ class Digests:
     def last(self) -> dict[str, Any] | None:
         for item in self.table.query(PK, "D#", newest_first=True, limit=1):
             at = str(item["sk"]).split("#")[1]
-            return self.table.get({"pk": PK, "sk": f"D#{at}"})
+            return self.table.get(layout.digest(at))
         return None
 
     def changed(self, since: datetime, now: datetime) -> list[Leaf]:
