@@ -8,7 +8,7 @@ import base64
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.ledger import chain, layout
+from chalicelib.ledger import audit, chain, layout
 from chalicelib.ledger.digests import Digests, Leaf, merkle_root, message, message_hash
 
 FIRST_LOOKBACK_HOURS = 48
@@ -66,7 +66,7 @@ def dossier(subject: str, now: datetime) -> dict[str, Any] | None:
     profile = next((i for i in items if i["sk"] == "PROFILE"), None)
     stored = [i for i in items if str(i["sk"]).startswith(layout.EVENT_PREFIX)]
     states = [i for i in items if str(i["sk"]).startswith(layout.STATE_PREFIX)]
-    findings = [f.as_dict() for f in chain.check(stored, profile, now, states)]
+    findings = [f.as_dict() for f in audit.check(stored, profile, now, states)]
     head = chain.Head.of(profile)
     covered = Digests(ledger.table).covering(subject, profile or {})
     digest = None

@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.ledger import chain, layout  # noqa: E402
+from chalicelib.ledger import audit, layout  # noqa: E402
 from chalicelib.ledger.digests import PK, grouped, merkle_root, message, message_hash  # noqa: E402
 
 
@@ -86,10 +86,10 @@ def verify(items: Iterable[dict[str, Any]], public_key: bytes | None, now: datet
         if profile is not None and layout.expired(profile, now):
             continue  # a pending-only person past their retention: gone, whatever TTL left
         where = _who(subject, profile)
-        chains[subject] = chain.live(events, now)
+        chains[subject] = audit.live(events, now)
         report.people += 1 if profile is not None else 0
         report.events += len(chains[subject])
-        for found in chain.check(events, profile, now, states):
+        for found in audit.check(events, profile, now, states):
             report.problems.append(Problem(where, found.kind, found.detail, found.seq, found.at, found.type))
     erased = {
         layout.subject_of(pk): [i for i in part]

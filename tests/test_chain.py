@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.catalogue import ConsentText
 from chalicelib.ledger import Evidence, Ledger, LedgerConflict, Person, clear_cache, layout, utc_now
-from chalicelib.ledger.chain import check
+from chalicelib.ledger.audit import check
 from tests.races import at_once
 
 DAY = 86400
