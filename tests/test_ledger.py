@@ -69,7 +69,7 @@ def _confirm(ledger: Ledger, person: Person, signup_id: str, n: int = 1) -> tupl
         sent_at=layout.iso(utc_now()),
         evidence=evidence,
         now=utc_now(),
-    )
+    ).purposes
 
 
 def _items(ledger: Ledger, person: Person) -> list[dict]:

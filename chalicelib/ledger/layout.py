@@ -58,8 +58,9 @@ profile            | S#<subject>        | PROFILE
     of the person's hash chain (chain_head, chain_seq, chain_ttl, chain_run: chain.py) and
     chain_period, the sparse chain index's key (the hour it last changed)
 pending signup     | S#<subject>        | PENDING#<signup>
-    an unconfirmed signup: purposes, form, address, name, language, requested_at, mail_sent_at
-    (and a claim lease while its mail job runs); TTL, or deleted by its confirmation
+    an unconfirmed signup: purposes, the text versions read (purpose -> version), form,
+    address, name, language, requested_at, mail_sent_at (and a claim lease while its mail
+    job runs); TTL, or deleted by its confirmation
 purpose state      | S#<subject>        | P#<purpose>
     granted or withdrawn, basis, since, the signup that granted it; while granted, the sparse
     audience index's keys aud_pk = A#<purpose>, aud_sk = <subject>

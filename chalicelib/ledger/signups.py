@@ -86,6 +86,8 @@ class Signups(Counters):
             {
                 **layout.pending(subject, signup_id),
                 "purposes": list(purposes),
+                # What the confirmation mail and page repeat: the texts the visitor read.
+                "texts": {t.purpose: t.version for t in texts},
                 "form": form_id,
                 "email": person.email,
                 "name": person.name or None,
@@ -168,6 +170,7 @@ class Signups(Counters):
             expires_at=int(pending["expires_at"]),
             already_sent=False,
             claim=str(pending["claim"]),
+            texts=_texts(pending),
         )
 
     def release_confirmation(self, subject: str, signup_id: str, claim: str) -> None:
@@ -208,7 +211,7 @@ class Signups(Counters):
         snapshot = self.snapshot(subject, now)
         pending = snapshot.pending_signup(signup_id) if snapshot else None
         if pending is not None:
-            return SignupNow(tuple(pending["purposes"]), confirmed=False)
+            return SignupNow(tuple(pending["purposes"]), confirmed=False, texts=_texts(pending))
         return SignupNow((), confirmed=snapshot is not None and snapshot.confirmed_by(signup_id))
 
     def confirm(
@@ -219,11 +222,12 @@ class Signups(Counters):
         sent_at: str,
         evidence: Evidence,
         now: datetime,
-    ) -> tuple[str, ...]:
+    ) -> SignupNow:
         """Grant what the signup still holds: one read, then one conditional transaction.
 
-        Returns the purposes granted. A purpose withdrawn after the mail was sent left the
-        signup then (say_no), so it is not granted. The signup's name and language become
+        Returns the purposes granted and the texts they were granted on. A purpose
+        withdrawn after the mail was sent left the signup then (say_no), so it is not
+        granted. The signup's name and language become
         the profile's: the person proved the address is theirs (an unconfirmed signup never
         writes them, so nobody else can). The signup's events lose their expiry: they are
         now proof. A confirmed signup is fresh consent: it lifts a suppression marker.
@@ -247,7 +251,7 @@ class Signups(Counters):
                 continue
             except LedgerConflict as exc:
                 raise LedgerConflict(subject) from exc
-            return tuple(pending["purposes"])
+            return SignupNow(tuple(pending["purposes"]), confirmed=True, texts=_texts(pending))
         raise LedgerConflict(subject)
 
     def _confirmation(
@@ -357,3 +361,9 @@ def grant_state(
         names={"#state": "state"},
         values={":granted": "granted", **values, **layout.listed(subject, purpose)},
     )
+
+
+def _texts(pending: dict[str, Any]) -> dict[str, str]:
+    """The text versions a pending signup recorded, for the purposes it still holds."""
+    recorded = pending.get("texts") or {}
+    return {str(p): str(recorded[p]) for p in pending["purposes"] if p in recorded}
