@@ -167,16 +167,21 @@ class Digests:
         return grouped(self.table.query(PK, "D#"))
 
     def covering(self, subject: str, profile: dict[str, Any]) -> tuple[dict[str, Any], Leaf] | None:
-        """The first digest made after the person's head last changed, if it signs that head."""
+        """The first digest made after the person's head last changed that signs that head;
+        else one of that hour that signed an earlier head; None when there is none yet."""
         period = str(profile.get("chain_period") or "")
         if not period:
             return None
         start = f"D#{period.split('#')[0]}"
+        seq = int(profile.get("chain_seq") or 0)
+        found: tuple[dict[str, Any], Leaf] | None = None
         for digest, leaves in self.every_from(start):
             for leaf in leaves:
                 if leaf.subject == subject:
-                    return digest, leaf
-        return None
+                    if leaf.seq == seq:
+                        return digest, leaf
+                    found = (digest, leaf)  # an earlier head, signed in the same hour
+        return found
 
     def every_from(self, start: str, most: int = 3) -> Iterator[tuple[dict[str, Any], list[Leaf]]]:
         """Up to ``most`` digests from sort key ``start`` on, with their leaves."""
