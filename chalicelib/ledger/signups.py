@@ -291,13 +291,13 @@ class Signups(Counters):
         )
         # The mail was provably sent (the token came from it): make sure its event exists
         # and is kept, even if the mail job died before writing it.
-        tx.update(
+        tx.ensure_event(
             "sent",
             layout.event(subject, sent_at, signup_id, "sent"),
-            "SET #type = if_not_exists(#type, :type), #at = if_not_exists(#at, :at),"
-            " signup = if_not_exists(signup, :signup) REMOVE expires_at",
-            names={"#type": "type", "#at": "at"},
-            values={":type": "confirmation_sent", ":at": sent_at, ":signup": signup_id},
+            "REMOVE expires_at",
+            type="confirmation_sent",
+            at=sent_at,
+            signup=signup_id,
         )
         tx.update(
             "profile",
