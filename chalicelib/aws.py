@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from botocore.session import Session
 
-SERVICES = ("dynamodb", "events", "secretsmanager", "sesv2", "sqs")
+SERVICES = ("dynamodb", "events", "kms", "secretsmanager", "sesv2", "sqs")
 """The services the app calls: the package's endpoint data lists these (DATA)."""
 DATA = Path(__file__).resolve().parent / "awsdata"
 """In the package only (scripts/package.py): botocore's endpoints.json of the pinned
-version with every partition's regions but only SERVICES' entries, 20 KB for 1.25 MB.
+version with every partition's regions but only SERVICES' entries, 37 KB for 1.25 MB.
 Parsing the whole file is a seventh of the baseline, on every cold start with a client. A
 service not listed still resolves: botocore falls back to its partition's defaults, and
 the service's own endpoint rules decide the URL (tests/test_aws_data.py compares both)."""

@@ -19,7 +19,7 @@
    too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
    source, see chalicelib/compiled_templates.py): a cold page view or mail job neither parses nor
    compiles a template. So does botocore's endpoint data for the services the app calls
-   (``chalicelib/awsdata/endpoints.json``, see chalicelib/aws.py): 20 KB where botocore's
+   (``chalicelib/awsdata/endpoints.json``, see chalicelib/aws.py): 37 KB where botocore's
    whole file is 1.25 MB to parse. The zip stays well under its 4 MB budget.
 3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
    named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
