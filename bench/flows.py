@@ -118,22 +118,21 @@ def forget_clients() -> None:
 
 
 def install(counter: CallCounter) -> None:
-    """Hook the counter into the default boto3 session, from which the app builds its
-    clients (on first use, so the cached ones are dropped and rebuilt through the hook)."""
-    import boto3
+    """Hook the counter into the botocore session from which the app builds its clients
+    (chalicelib/aws.py; on first use, so the cached ones are dropped and rebuilt)."""
+    from chalicelib import aws
 
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-parameter-build", counter.params)
-    boto3.DEFAULT_SESSION.events.register("before-call", counter.hook)
+    aws.session().register("before-parameter-build", counter.params, unique_id="bench-params")
+    aws.session().register("before-call", counter.hook, unique_id="bench-calls")
     forget_clients()
 
 
 def uninstall() -> None:
-    """Back to a plain default session; the app rebuilds its clients from it."""
-    import boto3
+    """Unhooked; the app rebuilds its clients."""
+    from chalicelib import aws
 
-    boto3.DEFAULT_SESSION = None
+    aws.session().unregister("before-parameter-build", unique_id="bench-params")
+    aws.session().unregister("before-call", unique_id="bench-calls")
     forget_clients()
 
 
