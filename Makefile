@@ -127,8 +127,11 @@ package: $(STAMP)
 	$(BIN)/python scripts/package.py --stage $(STAGE)
 
 # Once per stage, before the first deploy: table, queues, secret, SES identity, topic.
+# Issue 14: WEBHOOK_URL=https://… (WEBHOOK_SECRET=… in the environment) POSTs every consent
+# change there; NO_WEBHOOK=1 removes it; without either the stack keeps what it has.
 resources: $(STAMP)
-	$(BIN)/python scripts/deploy.py resources --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email '$(ALARM_EMAIL)')
+	$(BIN)/python scripts/deploy.py resources --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email '$(ALARM_EMAIL)') \
+	  $(if $(WEBHOOK_URL),--webhook-url '$(WEBHOOK_URL)',$(if $(NO_WEBHOOK),--webhook-url ''))
 
 # chalice deploy --stage $(STAGE), with the checks and the tested package.
 deploy: $(STAMP)

@@ -1,5 +1,5 @@
-"""Consentry: registers the blueprints, the request middleware, the mail queue consumer and
-the SES feedback handler; nothing else."""
+"""Consentry: registers the blueprints, the request middleware, the mail queue consumer,
+the SES feedback handler and the stream handler that pushes consent changes; nothing else."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from chalice import Chalice, Response
-from chalice.app import Request, SNSEvent, SQSEvent
+from chalice.app import DynamoDBEvent, Request, SNSEvent, SQSEvent
 
 from chalicelib import baseurl, logs
 from chalicelib.views.api import api
@@ -112,3 +112,27 @@ def ses_feedback(event: SNSEvent) -> None:
     from chalicelib.feedback import handle_notification
 
     handle_notification(event.message)
+
+
+# -- issue 14: consent changes pushed to the stage's event bus --------------------------------
+# A stream's ARN ends in a label DynamoDB chose when it made the stream: `make deploy` exports
+# the stack's TableStreamArn (scripts/deploy.py); the default only lets the app be imported.
+TABLE_STREAM = os.environ.get(
+    "CONSENTRY_TABLE_STREAM_ARN",
+    "arn:aws:dynamodb:eu-west-1:111122223333:table/consentry-dev/stream/1970-01-01T00:00:00.000",
+)
+
+
+@app.on_dynamodb_record(
+    stream_arn=TABLE_STREAM,
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
+def push_changes(event: DynamoDBEvent) -> None:
+    """Every consent change, to the stage's bus (chalicelib/push.py). An exception makes
+    Lambda deliver the whole batch again: at least once; the events' ids de-duplicate."""
+    from chalicelib.push import push
+
+    logs.new_request_id(getattr(event.context, "aws_request_id", None))
+    push(event.to_dict()["Records"])

@@ -30,7 +30,7 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     with mock_aws():
-        resources = provision("local", api_key=API_KEY)
+        resources = provision("local", api_key=API_KEY, stream=False)  # see ensure_table
         counter = flows.CallCounter()
         flows.install(counter)
         with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:

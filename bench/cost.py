@@ -72,12 +72,44 @@ PRICES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Issue 14: consent changes pushed to the stage's bus. EventBridge's list prices are the same
+# in every commercial region (ASSUMPTION: read from a stored summary of the pricing page, not
+# the page itself).
+PRICES.update(
+    {
+        "eventbridge_event": {
+            "usd": 1.00 / 1e6,
+            "unit": "custom event put on a bus (each 64 KB chunk)",
+            "source": "https://aws.amazon.com/eventbridge/pricing/",
+            "note": "$1.00 per million (ASSUMPTION: not re-read from the page)",
+        },
+        "eventbridge_archive_gb": {
+            "usd": 0.10,
+            "unit": "GB of events archived",
+            "source": "https://aws.amazon.com/eventbridge/pricing/",
+            "note": "$0.10 per GB processed, plus $0.023 per GB-month stored (ASSUMPTION)",
+        },
+        "eventbridge_api_destination": {
+            "usd": 0.20 / 1e6,
+            "unit": "API destination invocation (the optional webhook)",
+            "source": "https://aws.amazon.com/eventbridge/pricing/",
+            "note": "$0.20 per million (ASSUMPTION)",
+        },
+        "dynamodb_stream_read": {
+            "usd": 0.0,
+            "unit": "GetRecords by a Lambda trigger",
+            "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+            "note": "free: GetRecords calls that Lambda makes for a DynamoDB trigger are not charged",
+        },
+    }
+)
+
 ASSUMPTIONS: dict[str, Any] = {
     # A Lambda function gets one vCPU at 1,769 MB and a proportional share below; this
     # machine's core counts as one vCPU.
     "full_vcpu_mb": 1769,
     # Time spent waiting on AWS per call, in-region (not measured here: moto answers locally).
-    "wait_ms": {"dynamodb": 8.0, "sqs": 10.0, "sesv2": 60.0, "secretsmanager": 15.0},
+    "wait_ms": {"dynamodb": 8.0, "sqs": 10.0, "sesv2": 60.0, "secretsmanager": 15.0, "events": 15.0},
     # Lambda's own log lines per invocation (START, END, REPORT) plus the app's.
     "log_bytes_per_invocation": 400,
     "response_header_bytes": 600,
@@ -85,6 +117,12 @@ ASSUMPTIONS: dict[str, Any] = {
     "sqs_requests_per_job": 3,
     # Share of invocations that start a new container (steady traffic: few).
     "cold_share": 0.01,
+    # The stream handler (issue 14). Busy: Lambda fills batches of 100 records. Quiet: each
+    # write burst of the funnel (signup, mail job, confirmation) is a batch of its own.
+    "stream_batch_records": 100,
+    "quiet_invocations_per_signup": 3,
+    # One event on the bus as archived (the JSON envelope with its detail), bytes.
+    "event_bytes": 600,
 }
 
 # The funnel of one signup: (route of the bench, flow of the AWS-call count, memory key).
@@ -193,6 +231,75 @@ def report(model: dict[str, Any]) -> list[str]:
         out.append(f"  {name:55} {usd:9.2f}")
     out.append(f"  {'total':55} {model['total']:9.2f}")
     out.append(f"  a form view alone: {model['form_view_only_per_million']:.2f} per million views")
+    return out
+
+
+def _funnel_writes(calls: dict[str, Any]) -> tuple[int, int]:
+    """Items one signup funnel writes (each at most one stream record: a write that changes
+    nothing leaves none) and the grants among them (the writes that enter the audience index:
+    the changes pushed)."""
+    records = grants = 0
+    for _, flow, _ in FUNNEL:
+        for call, touched in zip(calls[flow]["calls"], calls[flow].get("touches", []), strict=False):
+            if call.split(":")[1] in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+                records += touched.get("items", 0)
+                grants += touched.get("indexed", 0)
+    return records, grants
+
+
+def push_per_million(data: dict[str, Any]) -> dict[str, Any]:
+    """What pushing a million signup funnels' consent changes costs (issue 14): the stream
+    (free to a Lambda trigger), the handler's invocations (busy and quiet traffic), its one
+    read of the addresses, PutEvents, the archive, and the optional webhook. From the bench's
+    "stream batch (push_changes)" row: one funnel's records in one batch."""
+    a, p = ASSUMPTIONS, PRICES
+    push = data["push"]
+    mem = push["memory_mb"]
+    share = min(1.0, mem / a["full_vcpu_mb"])
+    route = data["warm"]["routes"]["stream batch (push_changes)"]
+    flow_calls = data["aws_calls"]["changes push"]["calls"]
+    wait = sum(a["wait_ms"].get(c.split(":")[0], 10.0) for c in flow_calls)
+    work_ms = math.ceil(route["us"] / 1000 / share + wait)
+    _, rru = _units(flow_calls, data["aws_calls"]["changes push"].get("touches", [{}] * len(flow_calls)))
+    records, changes = _funnel_writes(data["aws_calls"])
+    n = 1e6
+    cases = {}
+    for name, invocations, billed_ms in (
+        # busy: the funnel's records share full batches with others; its work is the same
+        ("busy", records / a["stream_batch_records"], work_ms),
+        # quiet: two batches with no change (1 ms each, billed) and the one with the grants
+        ("quiet", a["quiet_invocations_per_signup"], work_ms + (a["quiet_invocations_per_signup"] - 1)),
+    ):
+        lines = {
+            "DynamoDB Streams reads (Lambda trigger)": 0.0,
+            "Lambda requests": invocations * n * p["lambda_request"]["usd"],
+            "Lambda duration": billed_ms / 1000 * mem / 1024 * n * p["lambda_gb_second"]["usd"],
+            "DynamoDB reads (the addresses)": rru * n * p["dynamodb_rru"]["usd"],
+            "EventBridge PutEvents": changes * n * p["eventbridge_event"]["usd"],
+            "EventBridge archive": changes * a["event_bytes"] * n / 1e9 * p["eventbridge_archive_gb"]["usd"],
+            "CloudWatch Logs": invocations * a["log_bytes_per_invocation"] * n / 1e9 * p["logs_gb"]["usd"],
+        }
+        cases[name] = {"invocations": invocations, "usd": lines, "total": sum(lines.values())}
+    return {
+        "per_signup": {"stream_records": records, "changes": changes, "rru": rru, "work_ms": work_ms},
+        "cases": cases,
+        "webhook_per_million": changes * n * p["eventbridge_api_destination"]["usd"],
+        "prices_checked": PRICES_CHECKED,
+    }
+
+
+def push_report(model: dict[str, Any]) -> list[str]:
+    per = model["per_signup"]
+    out = [
+        f"Pushing consent changes, per million signups (USD): {per['stream_records']} stream records and"
+        f" {per['changes']} changes per signup, {per['work_ms']} ms billed for the batch that holds them:"
+    ]
+    for name, case in model["cases"].items():
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in case["usd"].items() if v)
+        out.append(
+            f"  {name:5} ({case['invocations']:.2f} invocations a signup): {case['total']:.2f}  ({parts})"
+        )
+    out.append(f"  the optional webhook adds {model['webhook_per_million']:.2f}")
     return out
 
 

@@ -1,4 +1,4 @@
-"""Lambda events as API Gateway and SQS deliver them, built by hand.
+"""Lambda events as API Gateway, SQS and DynamoDB Streams deliver them, built by hand.
 
 Standard library only: the package test and the cold-start child import this on a Python
 that has nothing but boto3, as the Lambda runtime does.
@@ -99,6 +99,34 @@ def sqs_event(body: str, queue_arn: str, region: str = "eu-west-1") -> dict[str,
                 "eventSourceARN": queue_arn,
                 "awsRegion": region,
             }
+        ]
+    }
+
+
+def stream_event(items: list[dict[str, Any]], table: str, region: str = "eu-west-1") -> dict[str, Any]:
+    """The DynamoDB Streams event Lambda delivers for these items (DynamoDB's JSON), each as
+    written (an INSERT with its new image): what push_changes gets for a fresh person's writes.
+    moto's in-process mock has no stream API, so the bench builds the batch from the table."""
+    arn = f"arn:aws:dynamodb:{region}:111122223333:table/{table}/stream/2026-01-01T00:00:00.000"
+    return {
+        "Records": [
+            {
+                "eventID": uuid.uuid4().hex,
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": region,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1767225600,
+                    "Keys": {"pk": item["pk"], "sk": item["sk"]},
+                    "NewImage": item,
+                    "SequenceNumber": f"{n:021d}",
+                    "SizeBytes": len(str(item)),
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": arn,
+            }
+            for n, item in enumerate(items, 1)
         ]
     }
 

@@ -193,10 +193,10 @@ def _touches(params: dict[str, Any]) -> dict[str, Any]:
 
 def forget_clients() -> None:
     """Drop what the app caches per container: its clients, the key secret, the queue URL."""
-    from chalicelib import jobs, keys, ledger, mail
+    from chalicelib import bus, jobs, keys, ledger, mail
 
     ledger.use(None)
-    for cached in (jobs._client, jobs._queue_url, mail._client):
+    for cached in (jobs._client, jobs._queue_url, mail._client, bus._client):
         cached.cache_clear()
     keys.clear_cache()
 
@@ -332,6 +332,21 @@ def _request_job(d: Driver) -> str:
     return d.take_job()
 
 
+def _stream_batch(d: Driver) -> dict[str, Any]:
+    """A confirmed person's items as the table's stream hands them to push_changes (issue 14):
+    one batch, its two grants among the profile, events and the rest."""
+    from bench.events import stream_event
+
+    email = d.confirmed()
+    subject = d.v.subject(email)
+    items = d.v.ddb.query(
+        TableName=d.v.resources["table"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"S#{subject}"}},
+    )["Items"]
+    return stream_event(items, d.v.resources["table"])
+
+
 def _audience(d: Driver, _: str) -> Any:
     return d.v.client.http.get("/api/audiences/newsletter", headers=d.bearer())
 
@@ -339,7 +354,7 @@ def _audience(d: Driver, _: str) -> Any:
 @dataclass(frozen=True)
 class Flow:
     name: str
-    routes: tuple[tuple[str, str], ...]  # (method, route) the app must have; ("SQS", handler name)
+    routes: tuple[tuple[str, str], ...]  # (method, route) the app must have; ("SQS", any handler name)
     budget: dict[str, int]  # at most this many calls of each kind: DESIGN.md's table
     prepare: Callable[[Driver], Any]  # not counted
     request: Callable[[Driver, Any], Any]  # counted; returns the response
@@ -398,6 +413,10 @@ FLOWS: tuple[Flow, ...] = (
     Flow("request POST", (("POST", "/requests"),), {"write": 1, "queue send": 1}, _warm_requests, _request,
          status=202,
          note="not in DESIGN.md's table: the per-network counter (the same for every address) + the job"),
+    Flow("changes push", (("SQS", "push_changes"),), {"read": 1, "events:PutEvents": 1}, _stream_batch,
+         lambda d, batch: d.v.client.lambda_.invoke("push_changes", batch), status=None,
+         note="not in DESIGN.md's table (issue 14): a confirmed person's stream records; the two"
+         " grants put on the bus with the address read once"),
     Flow("request mail job", (("POST", "/requests"), ("SQS", "mail_worker")),
          {"read": 1, "write": 2, "mail send": 1}, _request_job, lambda d, job: d.v.deliver([job]),
          status=None, note="not in DESIGN.md's table: the request opened with its mail cap in one"

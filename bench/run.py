@@ -113,7 +113,7 @@ class Stack:
             os.environ.update(self.env)
             from scripts.local_stack import provision
 
-            self.resources = provision("local", api_key=API_KEY)
+            self.resources = provision("local", api_key=API_KEY, stream=False)  # see ensure_table
             import app as app_module
             from chalicelib import mail
 
@@ -207,6 +207,21 @@ class Stack:
         answer = self.call(self.event("POST", self.confirm_path(email), "", FORM))
         assert answer["statusCode"] == 200, answer
 
+    def stream_batch(self, email: str) -> dict[str, Any]:
+        """A confirmed person's items as the table's stream hands them to push_changes
+        (issue 14): one batch, its two grants among the profile, events and the rest."""
+        import boto3
+
+        from chalicelib.keys import get_keys
+
+        self.confirmed(email)
+        items = boto3.client("dynamodb", region_name=REGION).query(
+            TableName=self.resources["table"],
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"S#{get_keys().subject_id(email)}"}},
+        )["Items"]
+        return events.stream_event(items, self.resources["table"], REGION)
+
     def unsubscribe_path(self, email: str) -> str:
         self.confirmed(email)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
@@ -267,6 +282,10 @@ def _audience(s: Stack, email: str) -> tuple[str, dict[str, Any], int | None]:
     return "app", s.event("GET", "/api/audiences/newsletter?limit=50", headers=headers), 200
 
 
+def _stream_batch(s: Stack, email: str) -> tuple[str, dict[str, Any], int | None]:
+    return "push_changes", s.stream_batch(email), None
+
+
 ROUTES = (
     Route("GET /forms/{id}", "form GET", _form, repeatable=True),
     Route("POST /forms/{id}", "signup POST", _signup),
@@ -277,6 +296,7 @@ ROUTES = (
     Route("POST /unsubscribe/{token} one-click", "one-click POST", _one_click),
     Route("POST /unsubscribe/{token} preferences", "preferences POST", _preferences),
     Route("GET /api/audiences/{purpose}", "audience page", _audience, repeatable=True),
+    Route("stream batch (push_changes)", "changes push", _stream_batch),
 )
 
 
@@ -605,6 +625,9 @@ def report(data: dict[str, Any]) -> str:
         lines.append("")
         lines.extend(cost.report(data["cost"]))
         lines.append("")
+    if "cost_push" in data:
+        lines.extend(cost.push_report(data["cost_push"]))
+        lines.append("")
     pkg = data["package"]
     verdict = "met" if pkg["bytes"] <= MAX_PACKAGE else f"MISSED by {pkg['bytes'] - MAX_PACKAGE:,} bytes"
     lines.append(
@@ -615,12 +638,14 @@ def report(data: dict[str, Any]) -> str:
 
 
 def memory_sizes(stage: str) -> dict[str, int]:
-    """The stage's memory for the API function and the mail worker, from config.json."""
+    """The stage's memory for the API function, the mail worker and the stream handler."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
     st = config["stages"][stage]
     api = int(st.get("lambda_memory_size", config.get("lambda_memory_size", 128)))
-    worker = int(st.get("lambda_functions", {}).get("mail_worker", {}).get("lambda_memory_size", api))
-    return {"api": api, "worker": worker}
+    functions = st.get("lambda_functions", {})
+    worker = int(functions.get("mail_worker", {}).get("lambda_memory_size", api))
+    push = int(functions.get("push_changes", {}).get("lambda_memory_size", api))
+    return {"api": api, "worker": worker, "push": push}
 
 
 def _describe_calls(flow: dict[str, Any]) -> str:
@@ -684,6 +709,9 @@ def main() -> int:
         },
     }
     data["cost"] = cost.per_million(data, memory_sizes("prod"))
+    if "stream batch (push_changes)" in data["warm"]["routes"]:
+        data["push"] = {"memory_mb": memory_sizes("prod")["push"]}
+        data["cost_push"] = cost.push_per_million(data)
     text = report(data)
     data["table"] = text
     print()

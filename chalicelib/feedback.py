@@ -78,7 +78,7 @@ def parse(message: str) -> Feedback | None:
         kind=kind,
         permanent=kind == "bounce" and body.get("bounceType") == "Permanent",
         recipients=recipients,
-        at=_timestamp(body.get("timestamp")),
+        at=_timestamp(body.get("timestamp") or mail.get("timestamp")),
         feedback_id=feedback_id,
         details=details,
         configuration_sets=tuple(n for n in named if isinstance(n, str)) if isinstance(named, list) else (),
@@ -136,6 +136,9 @@ def handle_notification(message: str) -> int:
             details=feedback.details,
             now=utc_now(),
         )
+        if said.repeated:
+            log.info("feedback seen before", extra={"kind": feedback.kind, "subject": subject[:12]})
+            continue
         recorded += 1
         metrics.ses_feedback(feedback.kind, feedback.permanent)
         metrics.said_no(said.withdrawn, said.profiling, feedback.kind)

@@ -15,7 +15,7 @@ from email.utils import formataddr, make_msgid
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import baseurl, catalogue, metrics, tokens
+from chalicelib import baseurl, catalogue, metrics, tokens, versions
 from chalicelib.i18n import ntranslator, translator
 from chalicelib.ledger import Busy, PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
@@ -56,7 +56,7 @@ def render_confirmation(pending: PendingMail, link: str, pending_days: int, toke
     lang = pending.lang
     _, ngettext = translator(lang), ntranslator(lang)
     controller = cat.controller
-    texts = [cat.purposes[p].consent_text(lang) for p in pending.purposes if p in cat.purposes]
+    texts = versions.texts_recorded(cat, lang, pending.purposes, pending.texts)
     if pending.form_id == "import":
         request_line = _(
             "%(controller)s would like to mail you, but only if you want it. We received this address"

@@ -164,6 +164,29 @@ OUTSIDE_THE_TABLE: tuple[dict[str, str], ...] = (
         "retention": N_("35 days: erased and expired items leave the backups within 35 days"),
     },
     {
+        "name": N_("table stream"),
+        "where": N_(
+            "DynamoDB Streams of the ledger table, read only by the function that pushes consent changes"
+        ),
+        "data": N_("every write to the table, the item before and after it (addresses included)"),
+        "retention": N_("24 hours (DynamoDB's own limit)"),
+    },
+    {
+        "name": N_("consent changes"),
+        "where": N_(
+            "the stage's Amazon EventBridge bus, its archive, and the dead-letter queue of the"
+            " optional webhook"
+        ),
+        "data": N_(
+            "per change of a consent state: its kind, purpose, legal basis or reason, time,"
+            " the subject hash, and the address where it is proven (never for an erasure)"
+        ),
+        "retention": N_(
+            "on the bus: until delivered; the archive: 7 days (a stack parameter, for"
+            " replays); the webhook's dead-letter queue: 14 days"
+        ),
+    },
+    {
         "name": N_("erasure journal"),
         "where": N_("a second DynamoDB table (consentry-<stage>-erasures)"),
         "data": N_("subject hash and time of each erasure; no address, no name"),
@@ -182,6 +205,12 @@ PROCESSORS: tuple[dict[str, str], ...] = (
     {"service": "Amazon SES", "role": N_("sends the mail: recipient address and content")},
     {"service": "AWS Secrets Manager", "role": N_("the signing and hashing keys; no personal data")},
     {"service": "Amazon CloudWatch Logs", "role": N_("function logs without addresses, tokens or links")},
+    {
+        "service": "Amazon EventBridge",
+        "role": N_(
+            "carries consent changes to the organisation's own systems; keeps them a week for replays"
+        ),
+    },
 )
 
 
@@ -223,6 +252,8 @@ def describe(settings: Settings, lang: str = "en") -> dict[str, Any]:
         },
         "recipients": _(
             "the organisation's own sending system (through the API): address, name,"
-            " language, per-purpose states, profiling flag"
+            " language, per-purpose states, profiling flag; the organisation's own systems that act"
+            " on consent (a CRM, a shop), through its event bus: each change of a consent state with"
+            " the address it concerns, an erasure with the subject hash alone"
         ),
     }

@@ -42,6 +42,8 @@ class Settings:
     erasure_journal: str | None = None
     """The table that remembers erasures (subject hash, time) outside the ledger, replayed
     after a restore from backup; unset: no journal (docs/operations.md)."""
+    event_bus: str | None = None
+    """The EventBridge bus consent changes are pushed to (issue 14; app.py push_changes)."""
 
     @property
     def pending_seconds(self) -> int:
@@ -94,6 +96,7 @@ _KEYS = (
     "CONSENTRY_ERASURE_RECORD_DAYS",
     "CONSENTRY_IMPORT_WORKERS",
     "CONSENTRY_ERASURE_JOURNAL",
+    "CONSENTRY_EVENT_BUS",
 )
 # A bare address for the mailto: of List-Unsubscribe; it ends up inside a mail header.
 _MAILTO = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -167,4 +170,5 @@ def _build(values: tuple[str | None, ...]) -> Settings:
         # Rows of one import are written by this many threads (boto3 clients are thread-safe).
         import_workers=number("CONSENTRY_IMPORT_WORKERS", 8, "threads", 10),
         erasure_journal=env.get("CONSENTRY_ERASURE_JOURNAL") or None,
+        event_bus=env.get("CONSENTRY_EVENT_BUS") or None,
     )

@@ -168,9 +168,14 @@ def confirmable(link: ConfirmLink) -> SignupNow:
 
 @dataclass(frozen=True)
 class Confirmed:
-    """The purposes a confirmation granted now; none when it was confirmed before."""
+    """What a confirmation granted now (its purposes and the texts they were granted on);
+    None when it was confirmed before."""
 
-    purposes: tuple[str, ...]
+    granted: SignupNow | None
+
+    @property
+    def purposes(self) -> tuple[str, ...]:
+        return self.granted.purposes if self.granted else ()
 
 
 def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
@@ -187,8 +192,8 @@ def confirm(link: ConfirmLink, evidence: Evidence) -> Confirmed:
             now=utc_now(),
         )
     except AlreadyConfirmed:
-        return Confirmed(())
-    metrics.confirmed(granted)  # what was granted now, not what the link was mailed for
+        return Confirmed(None)
+    metrics.confirmed(granted.purposes)  # what was granted now, not what the link was mailed for
     return Confirmed(granted)
 
 

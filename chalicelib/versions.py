@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +75,46 @@ def shown(cat: Catalogue, form: Form, version: str) -> Shown:
     return found
 
 
+def texts_recorded(
+    cat: Catalogue,
+    lang: str,
+    purposes: Iterable[str],
+    recorded: Mapping[str, str],
+) -> list[ConsentText]:
+    """The texts a signup recorded, in its purposes' order: what its confirmation mail and
+    page repeat, whatever the catalogue says today.
+
+    From the package when it holds that version (today's catalogue or the history: no AWS
+    call), else from the ledger's own copy (one batch read; e.g. an import's wording).
+    A signup stored before it kept its versions shows today's text.
+    """
+    known = {t.version: t for p in cat.purposes.values() for t in map(p.consent_text, p.texts)}
+    wanted = [p for p in purposes if p in recorded or p in cat.purposes]
+
+    def missing() -> list[str]:
+        return [recorded[p] for p in wanted if p in recorded and recorded[p] not in known]
+
+    if missing():  # an older wording: the history file is read only then
+        known.update((t.version, t) for t in _known_texts())
+    if missing():
+        from chalicelib.ledger import get_ledger
+
+        for version, item in get_ledger().texts(missing()).items():
+            known[version] = ConsentText(str(item["purpose"]), str(item["lang"]), str(item["text"]))
+    texts = []
+    for purpose in wanted:
+        if purpose not in recorded:
+            texts.append(cat.purposes[purpose].consent_text(lang))
+        elif recorded[purpose] in known:
+            texts.append(known[recorded[purpose]])
+    return texts
+
+
+@lru_cache(maxsize=1)
+def _known_texts() -> tuple[ConsentText, ...]:
+    return tuple(t for shown_ in _history().values() for t in shown_.texts)
+
+
 @lru_cache(maxsize=1)
 def _history() -> dict[str, Shown]:
     """The recorded versions, each checked against its own hash: an edited text would
@@ -108,3 +148,4 @@ def entry(shown_: Shown) -> dict[str, Any]:
 
 def clear_cache() -> None:
     _history.cache_clear()
+    _known_texts.cache_clear()

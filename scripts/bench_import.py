@@ -180,7 +180,7 @@ def run(rows_n: int, workers: int, latency: float, rollback: str) -> dict[str, A
         from scripts.local_stack import provision
 
         keys.clear_cache()
-        resources = provision("local", api_key=API_KEY)
+        resources = provision("local", api_key=API_KEY, stream=False)  # see ensure_table
         import boto3
 
         import app as app_module

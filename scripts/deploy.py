@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -152,8 +153,8 @@ def certificate_problems(acm: Any, domain: dict[str, str], account: str, region:
     return found
 
 
-def template_parameters() -> list[str]:
-    """The parameters resources.yaml declares (its short-form tags are read as plain data)."""
+def template_parameters() -> dict[str, dict[str, Any]]:
+    """The parameters resources.yaml declares, by name (short-form tags read as plain data)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -161,18 +162,29 @@ def template_parameters() -> list[str]:
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     template = yaml.load(RESOURCES.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (SafeLoader)
-    return list(template.get("Parameters", {}))
+    return dict(template.get("Parameters", {}))
 
 
 def stack_parameters(given: dict[str, str], previous: dict[str, str] | None) -> list[dict[str, Any]]:
     """The parameters for create or update: those given, and for an existing stack the
     previous value of every other one the template still declares, so `make resources` run
     again without ALARM_EMAIL keeps the subscription (CloudFormation would otherwise fall
-    back to the defaults). The values are passed as read, which is what UsePreviousValue
-    does (none of these parameters is NoEcho)."""
-    values = {key: previous[key] for key in template_parameters() if previous and key in previous}
+    back to the defaults). Values are passed as read, except a NoEcho one's (the webhook's
+    secret), which DescribeStacks masks: UsePreviousValue keeps it, and a new stack gets ""
+    (no webhook) unless it was given."""
+    declared = template_parameters()
+    secret = {key for key, p in declared.items() if isinstance(p, dict) and p.get("NoEcho")}
+    values = {key: previous[key] for key in declared if previous and key in previous and key not in secret}
     values.update(given)
-    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+    out: list[dict[str, Any]] = [
+        {"ParameterKey": key, "ParameterValue": value} for key, value in values.items()
+    ]
+    for key in sorted(secret - set(given)):
+        if previous is not None and key in previous:
+            out.append({"ParameterKey": key, "UsePreviousValue": True})
+        elif previous is None:
+            out.append({"ParameterKey": key, "ParameterValue": ""})
+    return out
 
 
 def _session() -> Any:
@@ -225,7 +237,7 @@ def print_dns(stage: str, region: str, outputs: dict[str, str], session: Any = N
         print(f"  (stage {stage} has no custom domain: links point at the API's execute-api URL)")
 
 
-def deploy_resources(stage: str, alarm_email: str | None = None) -> int:
+def deploy_resources(stage: str, alarm_email: str | None = None, webhook_url: str | None = None) -> int:
     from botocore.exceptions import ClientError
 
     session = _session()
@@ -239,6 +251,14 @@ def deploy_resources(stage: str, alarm_email: str | None = None) -> int:
     given = {"Stage": stage, "MailDomain": mail_domain(stage)}
     if alarm_email is not None:
         given["AlarmEmail"] = alarm_email
+    # Issue 14: the webhook consent changes are POSTed to; its secret comes from the
+    # environment (never the command line, which `ps` and shell history show).
+    if webhook_url is not None:
+        given["WebhookUrl"] = webhook_url
+    if os.environ.get("WEBHOOK_SECRET"):
+        given["WebhookSecret"] = os.environ["WEBHOOK_SECRET"]
+    if os.environ.get("WEBHOOK_HEADER"):
+        given["WebhookHeader"] = os.environ["WEBHOOK_HEADER"]
     previous = (
         {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if exists else None
     )
@@ -294,6 +314,13 @@ def preflight(stage: str) -> list[str]:
     except Exception as exc:  # a missing stack is one more finding, not a crash
         wrong.append(f"no resource stack {stack_name(stage)} ({exc}): run `make resources STAGE={stage}`")
         return wrong
+    if outputs.get("EventBusName") != env.get("CONSENTRY_EVENT_BUS"):
+        wrong.append(
+            f"the stack's event bus is {outputs.get('EventBusName')}, config.json says"
+            f" {env.get('CONSENTRY_EVENT_BUS')} (CONSENTRY_EVENT_BUS): run `make resources STAGE={stage}`"
+        )
+    if not outputs.get("TableStreamArn"):
+        wrong.append(f"the stack's table has no stream: run `make resources STAGE={stage}`")
     if outputs.get("TableName") != env["CONSENTRY_TABLE"]:
         wrong.append(
             f"the stack's table is {outputs.get('TableName')}, config.json says {env['CONSENTRY_TABLE']}"
@@ -327,7 +354,10 @@ def deploy_app(stage: str) -> int:
         return 1
     print(f"package {package} sha256 {packaging.sha256(package)}", flush=True)
     cmd = [packaging.chalice_bin(), "deploy", "--stage", stage]
-    done = subprocess.run(cmd, cwd=ROOT, env=packaging.chalice_env(stage), capture_output=True, text=True)
+    # push_changes subscribes to the table's stream, whose ARN only the stack knows.
+    stream = _outputs(_session().client("cloudformation"), stage)["TableStreamArn"]
+    env = packaging.chalice_env(stage, table_stream=stream)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)
     if done.returncode == 0 and "Reusing existing deployment package" not in done.stdout + done.stderr:
@@ -360,9 +390,14 @@ def main() -> int:
     parser.add_argument("what", choices=("resources", "app", "dns", "certificate"))
     parser.add_argument("--stage", required=True, choices=("dev", "prod"))
     parser.add_argument("--alarm-email", help="resources: the address the alarms mail (kept when not given)")
+    parser.add_argument(
+        "--webhook-url",
+        help="resources: the HTTPS endpoint consent changes are POSTed to ('' removes it; kept when"
+        " not given); its secret comes from WEBHOOK_SECRET in the environment",
+    )
     args = parser.parse_args()
     if args.what == "resources":
-        return deploy_resources(args.stage, args.alarm_email)
+        return deploy_resources(args.stage, args.alarm_email, args.webhook_url)
     if args.what == "app":
         return deploy_app(args.stage)
     if args.what == "certificate":

@@ -5,7 +5,8 @@ data dir, so a restart keeps it; moto's server runs everything else in this proc
 loopback. The stage's resources come from the same `.chalice/resources.yaml` that
 production uses; `chalice local` serves the app; a thread per mail queue drains it into
 the app's SQS handler the way a Lambda trigger would, so a confirmation mail shows up
-within a second; a small page shows the mail sent.
+within a second; a small page shows the mail sent, and beside it the consent changes the
+table's stream pushed to the stage's bus (scripts/local_changes.py).
 
 `provision()` is importable on its own: the tests call it under `moto.mock_aws()`, with
 DynamoDB pointed at DynamoDB Local by `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -62,6 +63,8 @@ MOTO_CANNOT_CREATE = {
     "AWS::SES::EmailIdentity",
     "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::Dashboard",  # it names the alarms (issue 12)
+    "AWS::Events::Connection",  # the optional webhook's (issue 14): never made locally
+    "AWS::Events::ApiDestination",
 }
 
 # Not under "consentry": Chalice sets its app's logger (named after the app) to ERROR.
@@ -160,18 +163,22 @@ def table_definition(stage: str, logical: str = "Table") -> tuple[dict[str, Any]
     return create, settings
 
 
-def ensure_table(ddb: Any, stage: str) -> str:
+def ensure_table(ddb: Any, stage: str, *, stream: bool = True) -> str:
     """Every table of resources.yaml (the ledger, the erasure journal), made where it is
-    missing; the ledger's name."""
+    missing; the ledger's name. ``stream=False`` makes a new ledger without its stream: the
+    benchmarks, whose moto keeps every stream record and copies the table with each
+    transaction (10 MB more per signup), build the stream handler's batches themselves."""
     tables = [n for n, r in _template()["Resources"].items() if r["Type"] == TABLE_TYPE]
-    names = {logical: _ensure_one_table(ddb, stage, logical) for logical in tables}
+    names = {logical: _ensure_one_table(ddb, stage, logical, stream) for logical in tables}
     return names["Table"]
 
 
-def _ensure_one_table(ddb: Any, stage: str, logical: str) -> str:
+def _ensure_one_table(ddb: Any, stage: str, logical: str, stream: bool = True) -> str:
     """Create one table where it is missing (a restart keeps the one on disk), add an
     index resources.yaml gained since, and set TTL and backups as the template says."""
     create, settings = table_definition(stage, logical)
+    if not stream:
+        create.pop("StreamSpecification", None)
     name = create["TableName"]
     try:
         existing = ddb.describe_table(TableName=name)["Table"]
@@ -181,6 +188,9 @@ def _ensure_one_table(ddb: Any, stage: str, logical: str) -> str:
         ddb.create_table(**create)
         ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     else:
+        stream = create.get("StreamSpecification")
+        if stream and not existing.get("StreamSpecification", {}).get("StreamEnabled"):
+            ddb.update_table(TableName=name, StreamSpecification=stream)  # made before issue 14
         have = {i["IndexName"] for i in existing.get("GlobalSecondaryIndexes", [])}
         for index in create.get("GlobalSecondaryIndexes", []):
             if index["IndexName"] not in have:
@@ -218,12 +228,17 @@ def _wait_for_indexes(ddb: Any, table: str, seconds: float = 60) -> None:
 
 
 def provision(
-    stage: str = "local", api_key: str = "local-dev-key", master_key: str | None = None
+    stage: str = "local",
+    api_key: str = "local-dev-key",
+    master_key: str | None = None,
+    *,
+    stream: bool = True,
 ) -> dict[str, str]:
     """Create the stage's resources (moto in-process or server; the table wherever boto3's
     DynamoDB endpoint points) and fill in what moto's CloudFormation leaves out, so the app
     finds what production has. ``master_key``: the stage secret's key to restore (a
-    restart keeps the links and subject ids it made); a new one when not given."""
+    restart keeps the links and subject ids it made); a new one when not given. ``stream``:
+    see ``ensure_table``."""
     region = _region()
 
     def client(service: str) -> Any:
@@ -238,6 +253,7 @@ def provision(
             Parameters=[
                 {"ParameterKey": "Stage", "ParameterValue": stage},
                 {"ParameterKey": "MailDomain", "ParameterValue": SENDER_DOMAIN},
+                {"ParameterKey": "WebhookSecret", "ParameterValue": ""},  # no webhook locally
             ],
         )
     except ClientError as exc:
@@ -247,7 +263,7 @@ def provision(
 
     # Not in the stack: moto's CloudFormation would make it in moto, and it ignores TTL
     # and point-in-time recovery; with DynamoDB Local the table must outlive moto anyway.
-    table = ensure_table(client("dynamodb"), stage)
+    table = ensure_table(client("dynamodb"), stage, stream=stream)
 
     # The secret is not in moto's stack (MOTO_CANNOT_CREATE). On AWS the stack generates
     # master_key and ops add the API keys; here both are put explicitly, with Cloudflare's
@@ -301,6 +317,7 @@ def provision(
         "secret_id": secret_id,
         "secret_arn": secret_arn,
         "feedback_topic_arn": _output(cfn, stack, "FeedbackTopicArn"),
+        "event_bus": _output(cfn, stack, "EventBusName"),
     }
 
 
@@ -408,7 +425,7 @@ def _mails(moto_url: str) -> list[dict[str, str]]:
     return mails[::-1]
 
 
-def _mail_page(moto_url: str) -> str:
+def _mail_page(moto_url: str, more: str = "") -> str:
     def linkify(text: str) -> str:
         parts = _URL.split(text)
         return "".join(
@@ -426,7 +443,7 @@ def _mail_page(moto_url: str) -> str:
         "<!doctype html><meta charset=utf-8><title>Consentry local mail</title>"
         "<style>body{font-family:sans-serif;max-width:50rem;margin:auto}"
         "article{border-bottom:1px solid #ccc}pre{white-space:pre-wrap}</style>"
-        f"<h1>Mail sent (newest first)</h1>{items or '<p>No mail yet.</p>'}"
+        f"<h1>Mail sent (newest first)</h1>{items or '<p>No mail yet.</p>'}{more}"
     )
 
 
@@ -449,7 +466,9 @@ _MAIL_CSP = (
 )
 
 
-def _mail_viewer(port: int, moto_url: str) -> ThreadingHTTPServer:
+def _mail_viewer(port: int, moto_url: str, more: Callable[[], str] = str) -> ThreadingHTTPServer:
+    """The mail page; ``more`` adds what else the stack shows beside it (the bus's events)."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             csp = None
@@ -459,7 +478,7 @@ def _mail_viewer(port: int, moto_url: str) -> ThreadingHTTPServer:
                     one = _mail_html(moto_url, int(found.group(1)))
                     page, status, csp = (one or "not found").encode(), 200 if one else 404, _MAIL_CSP
                 else:
-                    page, status = _mail_page(moto_url).encode(), 200
+                    page, status = _mail_page(moto_url, more()).encode(), 200
             except (OSError, ValueError) as exc:
                 page, status = html.escape(f"moto unreachable: {exc}").encode(), 502
             self.send_response(status)
@@ -556,7 +575,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))  # run as a script: `scripts` and `app` from the project
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    from scripts import dynamodb_local, local_data
+    from scripts import dynamodb_local, local_changes, local_data
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     log.setLevel(logging.INFO)
@@ -655,7 +674,14 @@ def main() -> int:
             running.callback(drainer.join, 5)
         running.callback(stop.set)
 
-        viewer = _mail_viewer(mail_port, moto_url)
+        # Issue 14: the table's stream into push_changes, as Lambda would; the bus seen
+        # through a queue, whose events the mail viewer shows (scripts/local_changes.py).
+        bus_tap, loops = local_changes.start(app.push_changes, resources, dynamodb_url, stop)
+        for loop in loops:
+            running.callback(loop.join, 5)
+        running.callback(stop.set)
+
+        viewer = _mail_viewer(mail_port, moto_url, bus_tap.section)
         threading.Thread(target=viewer.serve_forever, daemon=True).start()
         running.callback(viewer.server_close)
         running.callback(viewer.shutdown)

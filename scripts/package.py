@@ -17,7 +17,7 @@
    was compiled from), which keeps the zip 0.5 MB smaller. Never-imported parts of
    libraries are left out (``EXCLUDE``). The pages' and mails' templates go in compiled
    too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
-   source, see pages.CompiledTemplates): a cold page view or mail job neither parses nor
+   source, see chalicelib/compiled_templates.py): a cold page view or mail job neither parses nor
    compiles a template. The zip stays well under its 4 MB budget.
 3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
    named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
@@ -119,8 +119,9 @@ for name in ("form.html", "message.html", "confirm.html"):
 pages.environment().get_template("mail/confirm.txt")
 pages.environment().get_template("mail/confirm.html")
 tokens.URLSafeTimedSerializer(["k"], salt="s").dumps({"a": 1})
-# The templates compiled, into the package (pages.CompiledTemplates reads them there).
-compiling = pages.CompiledTemplates(pages.COMPILED, write=True)
+# The templates compiled, into the package (compiled_templates.CompiledTemplates reads them there).
+from chalicelib.compiled_templates import CompiledTemplates
+compiling = CompiledTemplates(pages.COMPILED, write=True)
 build = pages.new_environment(catalogue.load().default_lang, compiling)
 for name in sys.argv[2].split(","):
     build.get_template(name)
@@ -147,10 +148,12 @@ def stage_env(stage: str) -> dict[str, str]:
     return env
 
 
-def chalice_env(stage: str) -> dict[str, str]:
+def chalice_env(stage: str, table_stream: str | None = None) -> dict[str, str]:
     """What `chalice package` and `chalice deploy` need from the shell: a region, and the
     names of the mail queues and the SES feedback topic, which app.py reads when it
-    registers their consumers."""
+    registers their consumers; and the ARN of the table's stream for push_changes (the
+    stack's TableStreamArn: `make deploy` passes it; a package for the tests names an
+    example stream of the stage's table)."""
     env = os.environ.copy()
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     # chalice imports app.py; bytecode it wrote into chalicelib/ would change the package's
@@ -160,6 +163,10 @@ def chalice_env(stage: str) -> dict[str, str]:
     env["CONSENTRY_MAIL_QUEUE"] = stage_settings["CONSENTRY_MAIL_QUEUE"]
     env["CONSENTRY_CONFIRM_QUEUE"] = stage_settings["CONSENTRY_CONFIRM_QUEUE"]
     env["CONSENTRY_FEEDBACK_TOPIC"] = stage_settings["CONSENTRY_FEEDBACK_TOPIC"]
+    env["CONSENTRY_TABLE_STREAM_ARN"] = table_stream or (
+        f"arn:aws:dynamodb:{env['AWS_DEFAULT_REGION']}:111122223333:table/"
+        f"{stage_settings['CONSENTRY_TABLE']}/stream/1970-01-01T00:00:00.000"
+    )
     return env
 
 

@@ -27,3 +27,13 @@ def test_the_cost_model_recomputes_from_the_result():
     assert abs(model["total"] - data["cost"]["total"]) < 0.01
     lines = model["usd_per_million_signups"]
     assert lines["SES"] == max(lines.values())  # one mail per signup dominates
+
+
+def test_the_cost_of_pushing_consent_changes_recomputes_from_the_result():
+    """Issue 14: the stream handler's row and its cost per million signups."""
+    data = json.loads(LATEST.read_text())
+    assert "stream batch (push_changes)" in data["cold_start"]["modes"]["package"]
+    model = cost.push_per_million(data)
+    assert model == data["cost_push"]
+    assert model["per_signup"]["changes"] == 2  # the funnel grants two purposes: two events
+    assert model["cases"]["quiet"]["total"] > model["cases"]["busy"]["total"] > 0

@@ -48,6 +48,15 @@ TRANSACTION_ITEMS = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 SQS_TRIGGER = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+# A DynamoDB Streams trigger reads the stream with the function's role (AWS's DynamoDB
+# developer guide, "IAM policy to allow an AWS Lambda function to access DynamoDB stream
+# records", grants these four on the table's streams).
+STREAM_TRIGGER = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+}
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
@@ -110,6 +119,9 @@ def code_actions() -> dict[str, set[str]]:
             if type(source).__name__ == "SQSEventConfig":
                 for action in SQS_TRIGGER:
                     need(action, ROOT / "app.py")
+            if type(source).__name__ == "DynamoDBEventConfig":
+                for action in STREAM_TRIGGER:
+                    need(action, ROOT / "app.py")
     for action in LOGS:
         need(action, ROOT / "app.py")
     return needed
@@ -138,6 +150,9 @@ def expected_resources(stage: str, account: str) -> dict[str, str]:
         table: "dynamodb",
         f"{table}/index/audience": "dynamodb",
         f"arn:aws:dynamodb:{a}:table/{env['CONSENTRY_ERASURE_JOURNAL']}": "dynamodb",
+        # A stream's ARN ends in the label DynamoDB gave it when it was made (issue 14).
+        f"{table}/stream/*": "dynamodb",
+        f"arn:aws:events:{a}:event-bus/{env['CONSENTRY_EVENT_BUS']}": "events",
         f"arn:aws:sqs:{a}:{env['CONSENTRY_MAIL_QUEUE']}": "sqs",
         f"arn:aws:sqs:{a}:{env['CONSENTRY_CONFIRM_QUEUE']}": "sqs",
         f"arn:aws:ses:{a}:identity/{domain}": "ses",
@@ -181,7 +196,9 @@ def policy_problems(document: dict[str, Any], stage: str) -> list[str]:
             if arn not in allowed:
                 found.append(f"{sid}: resource {arn} is not one of the stage's own")
                 continue
-            if "*" in arn.replace(":log-stream:*", "") or "?" in arn.replace("-??????", ""):
+            if "*" in arn.replace(":log-stream:*", "").replace("/stream/*", "") or "?" in arn.replace(
+                "-??????", ""
+            ):
                 found.append(f"{sid}: wildcard resource {arn}")
             for action in _list(s.get("Action")):
                 if action.split(":")[0] != allowed[arn]:
@@ -528,13 +545,27 @@ def test_make_resources_sets_the_alarm_email_and_keeps_it_when_run_again(tmp_pat
 
 def test_only_given_parameters_change_on_an_update():
     assert deploy.stack_parameters({"Stage": "prod"}, None) == [
-        {"ParameterKey": "Stage", "ParameterValue": "prod"}
+        {"ParameterKey": "Stage", "ParameterValue": "prod"},
+        {"ParameterKey": "WebhookSecret", "ParameterValue": ""},  # NoEcho, no default: no webhook
     ]
-    previous = {"Stage": "prod", "AlarmEmail": "ops@x.example", "LogRetentionDays": "90", "Gone": "x"}
-    kept = {
-        p["ParameterKey"]: p["ParameterValue"] for p in deploy.stack_parameters({"Stage": "prod"}, previous)
+    previous = {
+        "Stage": "prod",
+        "AlarmEmail": "ops@x.example",
+        "LogRetentionDays": "90",
+        "Gone": "x",
+        "WebhookUrl": "https://crm.example/hook",
+        "WebhookSecret": "****",  # as DescribeStacks shows a NoEcho parameter
     }
-    assert kept == {"Stage": "prod", "AlarmEmail": "ops@x.example", "LogRetentionDays": "90"}
+    parameters = deploy.stack_parameters({"Stage": "prod"}, previous)
+    kept = {p["ParameterKey"]: p.get("ParameterValue") for p in parameters}
+    assert kept == {
+        "Stage": "prod",
+        "AlarmEmail": "ops@x.example",
+        "LogRetentionDays": "90",
+        "WebhookUrl": "https://crm.example/hook",
+        "WebhookSecret": None,
+    }
+    assert {"ParameterKey": "WebhookSecret", "UsePreviousValue": True} in parameters
 
 
 # -- issue 12: the API's custom domain and its certificate -----------------------------------

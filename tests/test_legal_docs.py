@@ -87,8 +87,8 @@ def test_the_readmes_record_of_processing_is_the_one_the_code_keeps():
 
 
 def test_the_periods_kept_outside_the_table_are_the_ones_the_stack_sets():
-    """LAW 27, 28: what the record says of the mail queues and the logs is what
-    resources.yaml makes (a queue that names no period keeps messages SQS's 4 days)."""
+    """LAW 27, 28: what the record says of the mail queues, the logs and the consent changes
+    is what resources.yaml makes (a queue that names no period keeps messages SQS's 4 days)."""
     queues = {n: r["Properties"] for n, r in STACK["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
     dead = {
         q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -97,11 +97,15 @@ def test_the_periods_kept_outside_the_table_are_the_ones_the_stack_sets():
     }
     days = {n: q.get("MessageRetentionPeriod", 4 * 86400) / 86400 for n, q in queues.items()}
     said = {o["name"]: o["retention"] for o in processing.OUTSIDE_THE_TABLE}
-    working = {days[n] for n in queues if n not in dead}
+    working = {days[n] for n, q in queues.items() if "RedrivePolicy" in q}  # the mail queues
     assert dead and working and f"at most {max(working):g} days in the queue" in said["mail jobs"]
     assert all(f"{days[n]:g} in the dead-letter queue" in said["mail jobs"] for n in dead)
     log_days = STACK["Parameters"]["LogRetentionDays"]["Default"]
     assert said["logs"].startswith(f"{log_days} days")
+    # Issue 14: the consent changes' archive and the webhook's dead letters.
+    archive_days = STACK["Parameters"]["ChangesArchiveDays"]["Default"]
+    assert f"the archive: {archive_days} days" in said["consent changes"]
+    assert f"dead-letter queue: {days['WebhookDeadLetterQueue']:g} days" in said["consent changes"]
 
 
 def _name(kind: processing.Record | dict[str, str]) -> str:

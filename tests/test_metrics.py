@@ -61,13 +61,17 @@ def test_each_flow_writes_its_metrics(visitor, caplog, monkeypatch):
     visitor.post_form("/requests", {"email": email, "type": "access"})
     visitor.run_mail_jobs()
     monkeypatch.setenv("CONSENTRY_SES_CONFIGURATION_SET", "consentry-local")  # feedback counts only for it
-    visitor.sns(
-        {
-            "eventType": "Complaint",
-            "complaint": {"complainedRecipients": [{"emailAddress": email}], "feedbackId": "fb-1"},
-            "mail": {"messageId": "m-1", "tags": {"ses:configuration-set": ["consentry-local"]}},
-        }
-    )
+    complaint = {
+        "eventType": "Complaint",
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": email}],
+            "feedbackId": "fb-1",
+            "timestamp": "2026-03-01T10:00:00.000Z",
+        },
+        "mail": {"messageId": "m-1", "tags": {"ses:configuration-set": ["consentry-local"]}},
+    }
+    visitor.sns(complaint)
+    visitor.sns(complaint)  # SNS delivers at least once: a redelivery is not a second complaint
 
     lines = emf_lines(caplog)
     for line in lines:

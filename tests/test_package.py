@@ -205,7 +205,8 @@ def test_the_consumers_subscribe_to_the_stages_own_queue_and_topic(package):
     template = (package.parent / "sam.yaml").read_text()
     assert "consentry-prod-mail" in template and "consentry-prod-ses-feedback" in template
     assert "consentry-prod-confirm" in template
-    assert "consentry-dev-" not in template
+    assert "table/consentry-prod/stream/" in template  # push_changes reads prod's table (issue 14)
+    assert "consentry-dev-" not in template and "consentry-dev/" not in template
 
 
 def test_prod_runs_python_3_13_on_x86_64_behind_its_custom_domain(package):
@@ -218,7 +219,7 @@ def test_prod_runs_python_3_13_on_x86_64_behind_its_custom_domain(package):
     functions = [
         r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
     ]
-    assert len(functions) == 4  # the API, two mail workers, SES feedback
+    assert len(functions) == 5  # the API, two mail workers, SES feedback, the stream handler
     for function in functions:
         major, minor = map(int, function["Runtime"].removeprefix("python").split("."))
         assert (major, minor) >= (3, 13)

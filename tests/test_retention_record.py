@@ -34,8 +34,11 @@ def test_every_retention_period_is_a_stage_setting_with_a_default():
     assert {k: config["environment_variables"].get(k) for k in RETENTION_SETTINGS} == RETENTION_SETTINGS
     resources = (ROOT / ".chalice" / "resources.yaml").read_text()
     # every function's log group keeps logs for LogRetentionDays, 30 unless ops choose
-    assert resources.count("RetentionInDays: !Ref LogRetentionDays") == 4
+    assert resources.count("RetentionInDays: !Ref LogRetentionDays") == 5
     assert "LogRetentionDays:\n    Type: Number\n    Default: 30" in resources
+    # the archive of consent changes (issue 14) holds addresses: a week unless ops choose
+    assert "RetentionDays: !Ref ChangesArchiveDays" in resources
+    assert "ChangesArchiveDays:\n    Type: Number\n    Default: 7" in resources
     for stage in config["stages"].values():
         assert not set(stage.get("environment_variables", {})) & set(RETENTION_SETTINGS)
 
@@ -157,10 +160,20 @@ def test_the_record_of_processing_says_what_why_basis_how_long_and_who(aws):
         "Amazon SES",
         "AWS Secrets Manager",
         "Amazon CloudWatch Logs",
+        "Amazon EventBridge",  # consent changes pushed (issue 14)
     }
     assert record["processors"]["region"] == "eu-west-1"
     outside = {o["name"]: o for o in record["outside_the_table"]}
-    assert set(outside) == {"mail jobs", "logs", "backups", "erasure journal"}
+    assert set(outside) == {
+        "mail jobs",
+        "logs",
+        "backups",
+        "erasure journal",
+        "table stream",
+        "consent changes",
+    }
+    assert "24 hours" in outside["table stream"]["retention"]
+    assert "7 days" in outside["consent changes"]["retention"] and "CRM" in record["recipients"]
     from chalicelib.ledger import JOURNAL_SECONDS
 
     # the journal outlives every restore point by a day, and says so

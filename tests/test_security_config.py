@@ -28,7 +28,8 @@ def test_the_ledger_is_encrypted_backed_up_and_expires_items():
 
 def test_every_queue_is_encrypted():
     queues = _of_type("AWS::SQS::Queue")
-    assert len(queues) == 3  # the mail queue, the confirmation queue, their dead-letter queue
+    # the mail queue, the confirmation queue, their dead-letter queue; the webhook's (issue 14)
+    assert len(queues) == 4
     assert all(q.get("SqsManagedSseEnabled") is True for q in queues.values())
 
 

@@ -150,3 +150,37 @@ def test_a_page_left_open_across_a_release_records_the_older_text_it_showed(visi
         assert evidence["texts"]["newsletter"] == text and evidence["form_version"] == version
     stored = {i["text"] for i in visitor.items() if i["pk"].startswith("TEXT#")}
     assert {OLD_NL, NEW_NL} <= stored  # both wordings kept once, each under its own version
+
+
+def test_the_confirmation_mail_and_page_repeat_the_text_the_visitor_read(visitor, request):
+    """LAW 5 and 8: a release between the signup and its confirmation changes nothing the
+    person is asked to confirm: the mail, the page and the page after the button show the
+    wording the form showed, and the grant stands on it."""
+    version = _version_on(visitor.get("/forms/newsletter").body.decode())
+    fields = [("email", "lees@example.com"), ("purposes", "newsletter"), ("version", version)]
+    assert visitor.post_form("/forms/newsletter", fields).status_code == 200
+    request.getfixturevalue("reworded")  # released before the mail job runs
+    visitor.run_mail_jobs()
+    (mail,) = visitor.mail_to("lees@example.com")
+    body = mail.get_body(("plain",)).get_content()
+    assert OLD_NL in body and NEW_NL not in body
+    link = visitor.confirm_link("lees@example.com")
+    for answer in (visitor.get(link), visitor.post_form(link, {})):
+        assert answer.status_code == 200
+        page = answer.body.decode()
+        assert OLD_NL in page and NEW_NL not in page
+    (granted,) = [e for e in visitor.events("lees@example.com") if e["type"] == "confirmed"]
+    assert granted["purposes"] == ["newsletter"]
+    (asked,) = _requested(visitor, "lees@example.com")
+    assert asked["evidence"]["texts"] == {"newsletter": OLD_NL}
+
+
+def test_a_wording_only_the_ledger_holds_is_read_from_it(visitor, request, monkeypatch):
+    """A version neither today's catalogue nor the package's history knows (an import's
+    wording, a history file that lost a line) is read from the ledger's own copy."""
+    visitor.signup("kopie@example.com", ("newsletter",), lang="nl")
+    request.getfixturevalue("reworded")
+    monkeypatch.setattr(versions, "_known_texts", lambda: ())  # the package knows only today's
+    visitor.run_mail_jobs()
+    body = visitor.mail_to("kopie@example.com")[0].get_body(("plain",)).get_content()
+    assert OLD_NL in body and NEW_NL not in body

@@ -136,7 +136,7 @@ class Choices(People):
                 except Refused as refused:
                     if FEEDBACK in refused.failed:
                         # The event of this very notification exists: a redelivery.
-                        return SaidNo(standing=snapshot.standing() if snapshot else None)
+                        return SaidNo(standing=snapshot.standing() if snapshot else None, repeated=True)
                     continue
                 except LedgerConflict as exc:
                     raise LedgerConflict(subject, snapshot.lang if snapshot else None) from exc

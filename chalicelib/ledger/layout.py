@@ -56,9 +56,10 @@ profile            | S#<subject>        | PROFILE
     address; name and language as last confirmed; created_at, retained_since. expires_at
     (TTL) while the person is only pending; a retained person is kept until erased
 pending signup     | S#<subject>        | PENDING#<signup>
-    an unconfirmed signup: purposes, form, address, name, language, requested_at, the key of its
-    signup_requested event (event), mail_sent_at and SES's message_id once mailed (and a claim
-    lease while its mail job runs); TTL, or deleted by its confirmation
+    an unconfirmed signup: purposes, the text versions read (purpose -> version), form,
+    address, name, language, requested_at, the key suffix of its one signup_requested event
+    (event), mail_sent_at and SES's message_id once mailed (and a claim lease while its mail
+    job runs); TTL, or deleted by its confirmation
 purpose state      | S#<subject>        | P#<purpose>
     granted or withdrawn, basis, since, the signup that granted it; while granted, the sparse
     audience index's keys aud_pk = A#<purpose>, aud_sk = <subject>

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.ledger import layout
@@ -57,6 +58,19 @@ class People:
     def suppression(self, subject: str) -> dict[str, Any] | None:
         """The suppression marker of a subject, if any: reason and date, never an address."""
         return self.table.get(layout.suppression(subject))
+
+    def addresses(self, subjects: Iterable[str]) -> dict[str, str]:
+        """subject -> address, for the people whose address is proven (a confirmed signup,
+        a soft opt-in, an import with proof): consistent batch reads of their profiles.
+        A pending-only person (a numeric ``expires_at``) or an erased one has none to give:
+        an address nobody confirmed never leaves the ledger (issue 14, pushed changes)."""
+        keys = [layout.profile(s) for s in sorted(set(subjects))]
+        found: dict[str, str] = {}
+        for item in self.table.get_many(keys):
+            pending_only = isinstance(item.get("expires_at"), Decimal)
+            if not pending_only and item.get("email"):
+                found[layout.subject_of(item["pk"])] = str(item["email"])
+        return found
 
     def contact(self, subject: str, now: datetime) -> dict[str, Any] | None:
         """Profile, per-purpose state and pending signups; None for nobody (or expired).

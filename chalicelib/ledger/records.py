@@ -6,7 +6,7 @@ conditional writes are conditioned on (signups.py and choices.py plan from it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.ledger import layout
@@ -85,6 +85,9 @@ class PendingMail:
     already_sent: bool
     claim: str = ""
     """This delivery's claim on the mail (signups.claim_confirmation)."""
+    texts: dict[str, str] = field(default_factory=dict)
+    """purpose -> the version of the text the signup recorded (empty for signups stored
+    before they kept it): the mail repeats what the visitor read, not today's wording."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class SignupNow:
     """What the pending signup still holds; empty once it is gone."""
     confirmed: bool
     """It is gone because it was confirmed (its grants carry its id)."""
+    texts: dict[str, str] = field(default_factory=dict)
+    """purpose -> the version of the text the signup recorded (PendingMail.texts)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class SaidNo:
     """Whether a suppression marker was written (or kept)."""
     standing: Standing | None = None
     """The standing after the change; None for a subject nobody is on file for."""
+    repeated: bool = False
+    """The same notice was recorded before (a redelivered SES notification): nothing new."""
 
     @property
     def changed(self) -> bool:

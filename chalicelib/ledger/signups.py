@@ -91,13 +91,15 @@ class Signups(Counters):
             {
                 **layout.pending(subject, signup_id),
                 "purposes": list(purposes),
+                # What the confirmation mail and page repeat: the texts the visitor read.
+                "texts": {t.purpose: t.version for t in texts},
                 "form": form_id,
                 "email": person.email,
                 "name": person.name or None,
                 "lang": person.lang,
                 "requested_at": at,
                 "expires_at": expires,
-                "event": requested["sk"],
+                "event": REQUESTED,
             },
             condition="attribute_not_exists(pk)",
         )
@@ -173,6 +175,7 @@ class Signups(Counters):
             expires_at=int(pending["expires_at"]),
             already_sent=False,
             claim=str(pending["claim"]),
+            texts=_texts(pending),
         )
 
     def release_confirmation(self, subject: str, signup_id: str, claim: str) -> None:
@@ -211,7 +214,7 @@ class Signups(Counters):
         snapshot = self.snapshot(subject, now)
         pending = snapshot.pending_signup(signup_id) if snapshot else None
         if pending is not None:
-            return SignupNow(tuple(pending["purposes"]), confirmed=False)
+            return SignupNow(tuple(pending["purposes"]), confirmed=False, texts=_texts(pending))
         return SignupNow((), confirmed=snapshot is not None and snapshot.confirmed_by(signup_id))
 
     def confirm(
@@ -222,12 +225,13 @@ class Signups(Counters):
         sent_at: str,
         evidence: Evidence,
         now: datetime,
-    ) -> tuple[str, ...]:
+    ) -> SignupNow:
         """Grant what the signup still holds: two reads (the person, and whether a
         suppression marker is to be lifted), then one conditional transaction.
 
-        Returns the purposes granted. A purpose withdrawn after the mail was sent left the
-        signup then (say_no), so it is not granted. The signup's name and language become
+        Returns the purposes granted and the texts they were granted on. A purpose
+        withdrawn after the mail was sent left the signup then (say_no), so it is not
+        granted. The signup's name and language become
         the profile's: the person proved the address is theirs (an unconfirmed signup never
         writes them, so nobody else can). The signup's events lose their expiry: they are
         now proof. A confirmed signup is fresh consent: it lifts a suppression marker.
@@ -256,7 +260,7 @@ class Signups(Counters):
                 continue
             except LedgerConflict as exc:
                 raise LedgerConflict(subject) from exc
-            return tuple(pending["purposes"])
+            return SignupNow(tuple(pending["purposes"]), confirmed=True, texts=_texts(pending))
         raise LedgerConflict(subject)
 
     def _confirmation(
@@ -340,7 +344,7 @@ class Signups(Counters):
 
 
 REQUESTED = "requested"
-"""The suffix of a signup's one signup_requested event (its pending item names its key)."""
+"""The key suffix of a signup's one signup_requested event (its pending item names it)."""
 SENT = "confirmation_sent"
 CONFIRMED = "confirmed"
 """Suffixes of the events a confirmation writes; within one change they sort in the order
@@ -348,12 +352,12 @@ written ("confirmation_sent" < "confirmed"), so a listing by key is the order of
 
 
 def _requested_events(subject: str, pending: dict[str, Any], signup_id: str) -> list[tuple[str, Key]]:
-    """The signup_requested events of a pending signup: the one its item names, or for a
+    """The signup_requested events of a pending signup: the one whose key suffix it names, or for a
     signup stored before issue 16, one per purpose it still holds (a purpose withdrawn since
     keeps its expiry and goes with the withdrawal's evidence)."""
-    if "event" in pending:
-        return [("requested", {"pk": layout.person(subject), "sk": str(pending["event"])})]
     requested_at = str(pending["requested_at"])
+    if "event" in pending:
+        return [("requested", layout.event(subject, requested_at, signup_id, str(pending["event"])))]
     return [
         (f"requested:{purpose}", layout.event(subject, requested_at, signup_id, purpose))
         for purpose in pending["purposes"]
@@ -409,3 +413,9 @@ def grant_state(
         names={"#state": "state"},
         values={":granted": "granted", **values, **layout.listed(subject, purpose)},
     )
+
+
+def _texts(pending: dict[str, Any]) -> dict[str, str]:
+    """The text versions a pending signup recorded, for the purposes it still holds."""
+    recorded = pending.get("texts") or {}
+    return {str(p): str(recorded[p]) for p in pending["purposes"] if p in recorded}

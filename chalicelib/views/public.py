@@ -28,7 +28,7 @@ from chalicelib.web import (
 )
 
 if TYPE_CHECKING:
-    from chalicelib.ledger import SaidNo, Standing
+    from chalicelib.ledger import SaidNo, SignupNow, Standing
     from chalicelib.preferences import ManageLink
     from chalicelib.signups import ConfirmLink
 
@@ -196,13 +196,15 @@ def show_confirm(token: str) -> Response:
     set_scene(lang=link.lang, form=link.form_id)
     now = confirmable(link)
     if now.confirmed:
-        return _confirmed_page(link, ())
-    return _confirm_page(link, now.purposes, done=False)
+        return _confirmed_page(link, None)
+    return _confirm_page(link, now, done=False)
 
 
-def _confirm_page(link: ConfirmLink, purposes: tuple[str, ...], *, done: bool) -> Response:
-    """The purposes' texts: what the button grants now, or (done) what it granted; in the
-    look of the form the signup came from."""
+def _confirm_page(link: ConfirmLink, signup: SignupNow, *, done: bool) -> Response:
+    """The purposes' texts, as the visitor read them on the form: what the button grants
+    now, or (done) what it granted; in the look of the form the signup came from."""
+    from chalicelib import versions
+
     cat = catalogue.load()
     lang = link.lang
     _ = translator(lang)
@@ -216,14 +218,14 @@ def _confirm_page(link: ConfirmLink, purposes: tuple[str, ...], *, done: bool) -
         lead=_("Thank you. Your signup is confirmed for:")
         if done
         else _("Press the button to confirm your signup for:"),
-        texts=[cat.purposes[p].consent_text(lang) for p in purposes if p in cat.purposes],
+        texts=versions.texts_recorded(cat, lang, signup.purposes, signup.texts),
         button=not done,
     )
 
 
-def _confirmed_page(link: ConfirmLink, granted: tuple[str, ...]) -> Response:
+def _confirmed_page(link: ConfirmLink, granted: SignupNow | None) -> Response:
     """What a confirmation granted, or that it was done before (a second click)."""
-    if granted:
+    if granted is not None and granted.purposes:
         return _confirm_page(link, granted, done=True)
     _ = translator(link.lang)
     return message(
@@ -253,7 +255,7 @@ def do_confirm(token: str) -> Response:
     set_scene(lang=link.lang, form=link.form_id)
     read_body(request)  # the button's form says nothing, but every body keeps the limits
     confirmed = signups.confirm(link, evidence(request, "confirm_link"))
-    return _confirmed_page(link, confirmed.purposes)
+    return _confirmed_page(link, confirmed.granted)
 
 
 # -- saying no: the unsubscribe link ------------------------------------------------------
