@@ -319,6 +319,8 @@ def main() -> int:
     before = data["cost"]
     data["aws_calls"] = run.measure_calls()
     data["cost"] = per_million(data, run.memory_sizes("prod"))
+    if "push" in data:
+        data["cost_push"] = push_per_million(data)
     for flow, measured in data["aws_calls"].items():
         if measured.get("available"):
             w, r = _units(measured["calls"], measured["touches"])
@@ -327,6 +329,8 @@ def main() -> int:
     print(f"write units per signup: {wru[0]:.0f} -> {wru[1]:.0f}")
     print("\n".join(report(data["cost"])))
     print(f"  (was {before['total']:.2f})")
+    if "cost_push" in data:
+        print("\n".join(push_report(data["cost_push"])))
     if args.fold:
         data["table"] = run.report(data)
         run.LATEST.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
