@@ -176,5 +176,14 @@ deploy-state: $(STAMP)
 	$(OPS) deploy-state --stage $(STAGE)
 # -- end issue 12 ----------------------------------------------------------------------------
 
+# -- issue 14: evidence that proves itself ---------------------------------------------------
+.PHONY: verify
+
+# Every hash chain and every signed digest of STAGE, offline, with read-only access and the
+# digest key's public half (kms:GetPublicKey, or PUBLIC_KEY=file.pem). Exit 1 on a problem.
+verify: $(STAMP)  # make verify STAGE=prod [PUBLIC_KEY=digest-key.pem]
+	$(BIN)/python scripts/verify.py --stage $(STAGE) $(if $(PUBLIC_KEY),--public-key '$(PUBLIC_KEY)')
+# -- end issue 14 ----------------------------------------------------------------------------
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build

@@ -8,8 +8,8 @@ import os
 import time
 from collections.abc import Callable
 
-from chalice import Chalice, Response
-from chalice.app import DynamoDBEvent, Request, SNSEvent, SQSEvent
+from chalice import Chalice, Rate, Response
+from chalice.app import CloudWatchEvent, DynamoDBEvent, Request, SNSEvent, SQSEvent
 
 from chalicelib import baseurl, logs
 from chalicelib.views.api import api
@@ -136,3 +136,13 @@ def push_changes(event: DynamoDBEvent) -> None:
 
     logs.new_request_id(getattr(event.context, "aws_request_id", None))
     push(event.to_dict()["Records"])
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="sign_digest")
+def sign_digest(event: CloudWatchEvent) -> None:
+    """Sign the Merkle root of the chain heads changed this hour (issue 14). The only
+    function whose role may use the signing key (.chalice/policy-<stage>-digest.json)."""
+    from chalicelib.evidence import sign_digest as sign
+    from chalicelib.ledger import utc_now
+
+    sign(utc_now())

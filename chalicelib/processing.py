@@ -120,6 +120,17 @@ RECORDS: tuple[Record, ...] = (
         N_("{erasure_record_days} days"),
     ),
     Record(
+        N_("signed digests"),
+        (("DIGEST", "D#"),),
+        N_(
+            "each hour, the keyed hashes of the people whose records changed and the SHA-256 of the"
+            " last event of each, under a signature of the organisation's key; no address, no name"
+        ),
+        N_("proving that the records of consent were not changed afterwards (art. 5(2), 7(1))"),
+        N_("legal obligation (art. 6(1)(c) with art. 7(1)); legitimate interest (art. 6(1)(f))"),
+        N_("no fixed limit: a digest proves the records of everyone in it, also of the years before"),
+    ),
+    Record(
         N_("rate counters"),
         (("RATE#", "RATE"),),
         N_(

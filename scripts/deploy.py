@@ -63,10 +63,20 @@ def policy(stage: str) -> dict[str, Any]:
     return dict(json.loads((ROOT / ".chalice" / name).read_text(encoding="utf-8")))
 
 
+def function_policies(stage: str) -> list[dict[str, Any]]:
+    """The policies of the stage's functions that have a role of their own (issue 14: the
+    digest function, the only one that may sign)."""
+    config = json.loads(packaging.CONFIG.read_text(encoding="utf-8"))
+    functions = config["stages"][stage].get("lambda_functions", {})
+    names = [f["iam_policy_file"] for f in functions.values() if "iam_policy_file" in f]
+    return [dict(json.loads((ROOT / ".chalice" / n).read_text(encoding="utf-8"))) for n in names]
+
+
 def policy_scope(stage: str) -> tuple[str, str]:
-    """The one account and region every ARN of the stage's policy names."""
+    """The one account and region every ARN of the stage's policies names."""
     accounts, regions = set(), set()
-    for statement in policy(stage)["Statement"]:
+    statements = [s for p in (policy(stage), *function_policies(stage)) for s in p["Statement"]]
+    for statement in statements:
         for arn in statement["Resource"]:
             match = _ARN.match(arn)
             if match is None:

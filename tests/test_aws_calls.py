@@ -42,12 +42,15 @@ def test_exact_calls_of_the_form_the_signup_and_a_cold_container(counted):
     assert flows.measure(flow["form GET"], driver, counter) == []
     # The confirm page lists what the signup holds now: one query, nothing written (issue 10).
     assert flows.measure(flow["confirm GET"], driver, counter) == [("dynamodb", "Query")]
+    # The signup reads its person's chain head (issue 14), then writes in one transaction.
     assert sorted(flows.measure(flow["signup POST"], driver, counter)) == [
+        ("dynamodb", "GetItem"),
         ("dynamodb", "TransactWriteItems"),
         ("sqs", "SendMessage"),
     ]
     # The first request of a container also fetches the key secret and the queue's URL.
     assert sorted(flows.measure(flow["signup POST"], driver, counter, cold=True)) == [
+        ("dynamodb", "GetItem"),
         ("dynamodb", "TransactWriteItems"),
         ("secretsmanager", "GetSecretValue"),
         ("sqs", "GetQueueUrl"),

@@ -69,18 +69,31 @@ def _operations(service: str) -> dict[str, str]:
     return {xform_name(op): op for op in model.operation_names}
 
 
+# Issue 14: the digest function has a role of its own (policy-<stage>-digest.json), the only
+# one that may sign; these modules are its alone, and the other functions' policy grants
+# none of their calls.
+DIGEST_FUNCTION = "sign_digest"
+DIGEST_MODULES = {"chalicelib/signing.py"}
+DIGEST_TABLE_ACTIONS = {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+"""What digests.py and evidence.sign_digest do with the table: read heads, store digests."""
+
+
 def _code_modules() -> list[Path]:
-    return [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]
+    return [
+        path
+        for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]
+        if str(path.relative_to(ROOT)) not in DIGEST_MODULES
+    ]
 
 
-def code_actions() -> dict[str, set[str]]:
+def code_actions(modules: list[Path] | None = None) -> dict[str, set[str]]:
     """IAM action -> the modules whose code needs it."""
     needed: dict[str, set[str]] = {}
 
     def need(action: str, where: Path) -> None:
         needed.setdefault(action, set()).add(str(where.relative_to(ROOT)))
 
-    for path in _code_modules():
+    for path in _code_modules() if modules is None else modules:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         services = {
             node.args[0].value
@@ -114,6 +127,8 @@ def code_actions() -> dict[str, set[str]]:
                 if (service, operation) == ("dynamodb", "TransactWriteItems"):
                     for kind in TRANSACTION_ITEMS.keys() & dict_keys:
                         need(TRANSACTION_ITEMS[kind], path)
+    if modules is not None:
+        return needed
     if app_module.app.event_sources:
         for source in app_module.app.event_sources:
             if type(source).__name__ == "SQSEventConfig":
@@ -131,7 +146,7 @@ def function_names(stage: str) -> list[str]:
     """The Lambda functions `chalice deploy` makes for the app, by the names it gives them."""
     base = f"{app_module.app.app_name}-{stage}"
     names = [base] if app_module.app.routes else []
-    names += [f"{base}-{source.name}" for source in app_module.app.event_sources]
+    names += [f"{base}-{s.name}" for s in app_module.app.event_sources if s.name != DIGEST_FUNCTION]
     names += [f"{base}-{fn.name}" for fn in app_module.app.pure_lambda_functions]
     return names
 
@@ -287,6 +302,38 @@ def test_dev_and_prod_policies_differ_only_in_the_stage():
     assert neutral("dev") == neutral("prod")
 
 
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_only_the_digest_function_may_sign_and_it_may_do_little_else(stage):
+    """LAW 29, issue 14: kms:Sign is granted to the digest function's own role alone, on the
+    stage's digest key (by its alias), with the table reads and digest writes it needs."""
+    assert not any(a.startswith("kms:") for s in _policy(stage)["Statement"] for a in _list(s["Action"]))
+    functions = CONFIG["stages"][stage]["lambda_functions"]
+    own = {name for name, cfg in functions.items() if "iam_policy_file" in cfg}
+    assert own == {DIGEST_FUNCTION}
+    assert DIGEST_FUNCTION in {s.name for s in app_module.app.event_sources}
+    document = json.loads((CHALICE / functions[DIGEST_FUNCTION]["iam_policy_file"]).read_text())
+    granted = {a for s in document["Statement"] for a in _list(s["Action"])}
+    signing = set(code_actions([ROOT / m for m in sorted(DIGEST_MODULES)]))
+    assert signing == {"kms:Sign"}
+    assert granted == signing | DIGEST_TABLE_ACTIONS | LOGS
+    env = stage_env(stage)
+    table = f"arn:aws:dynamodb:{REGION}:111122223333:table/{env['CONSENTRY_TABLE']}"
+    by_action: dict[str, set[str]] = {}
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow" and "NotAction" not in statement
+        for action in _list(statement["Action"]):
+            by_action.setdefault(action, set()).update(_list(statement["Resource"]))
+        if "kms:Sign" in _list(statement["Action"]):
+            assert statement["Condition"] == {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/consentry-{stage}-digest"}
+            }
+    assert by_action["dynamodb:PutItem"] == {table}
+    assert by_action["dynamodb:Query"] == {table, f"{table}/index/chain"}
+    assert by_action["logs:PutLogEvents"] == {
+        f"arn:aws:logs:{REGION}:111122223333:log-group:/aws/lambda/consentry-{stage}-{DIGEST_FUNCTION}:log-stream:*"
+    }
+
+
 # -- stage config --------------------------------------------------------------------------
 
 
@@ -346,7 +393,7 @@ def test_the_table_keeps_its_evidence_and_forgets_on_time():
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert props["BillingMode"] == "PAY_PER_REQUEST" and props["SSESpecification"]["SSEEnabled"] is True
-    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["audience"]
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["audience", "chain"]
 
 
 def test_queue_topic_configuration_set_identity_and_key_are_in_the_stack():

@@ -76,7 +76,7 @@ def test_a_restart_keeps_the_table_and_adds_an_index_the_template_gained(dynamod
 
     assert ddb.get_item(TableName=ledger_table, Key={"pk": item["pk"], "sk": item["sk"]})["Item"] == item
     indexes = ddb.describe_table(TableName=ledger_table)["Table"]["GlobalSecondaryIndexes"]
-    assert [i["IndexName"] for i in indexes] == ["audience"]
+    assert [i["IndexName"] for i in indexes] == ["audience", "chain"]
     found = ddb.query(
         TableName=ledger_table,
         IndexName="audience",

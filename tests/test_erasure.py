@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 PROOF = {
@@ -48,7 +49,9 @@ def test_erasure_deletes_profile_states_and_events_and_leaves_a_marker_without_a
     assert visitor.audience_index("newsletter") == [] and visitor.audience_index("offers") == []
     subject = visitor.subject("erik.erase@example.com")
     (marker,) = [i for i in visitor.items() if i["pk"] == f"SUPPRESS#{subject}" and i["sk"] == "SUPPRESS"]
-    assert set(marker) == {"pk", "sk", "reason", "at"}
+    # No address: the reason, the date and (issue 14) the erased chain's last hash and seq.
+    assert set(marker) == {"pk", "sk", "reason", "at", "last_hash", "last_seq"}
+    assert re.fullmatch(r"[0-9a-f]{64}", marker["last_hash"])
     assert marker["reason"] == "erasure" and "expires_at" not in marker
     (record,) = [i for i in visitor.items() if i["pk"] == f"SUPPRESS#{subject}" and i["sk"].startswith("E#")]
     assert record["type"] == "erased" and record["evidence"]["channel"] == "api"

@@ -33,6 +33,7 @@ def test_every_key_builder_builds_a_key_of_the_kind_it_is_named_for():
         "erasure record": layout.erasure_record("s", "2026-01-01T00:00:00.000000Z"),
         "consent text": layout.text("v1"),
         "rate counter": layout.rate("mail", "s"),
+        "signed digest": layout.digest("2026-01-01T00:00:00.000000Z"),
     }
     assert {kind.name for kind in layout.KINDS} == set(built)
     for name, key in built.items():

@@ -388,7 +388,8 @@ def test_a_signup_marks_its_mail_and_the_confirmation_writes_the_mail_event(ledg
     _confirm(ledger, person, signup.id)
     events = ledger.events(person.subject, utc_now())
     assert [e["type"] for e in events] == ["signup_requested", "confirmation_sent", "confirmed"]
-    assert (events[1]["at"], events[1]["evidence"]["message_id"]) == (sent_at, "m-1")
+    assert (events[1]["evidence"]["sent_at"], events[1]["evidence"]["message_id"]) == (sent_at, "m-1")
+    assert events[1]["at"] == events[2]["at"]  # recorded by the confirmation, in its chain order
     assert not any(
         "expires_at" in i for i in _items(ledger, person) if i["sk"].startswith(layout.EVENT_PREFIX)
     )

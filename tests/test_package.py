@@ -219,7 +219,7 @@ def test_prod_runs_python_3_13_on_x86_64_behind_its_custom_domain(package):
     functions = [
         r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
     ]
-    assert len(functions) == 5  # the API, two mail workers, SES feedback, the stream handler
+    assert len(functions) == 6  # the API, two mail workers, SES feedback, the stream handler, the digest
     for function in functions:
         major, minor = map(int, function["Runtime"].removeprefix("python").split("."))
         assert (major, minor) >= (3, 13)

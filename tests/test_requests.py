@@ -209,7 +209,9 @@ def test_erasure_by_link_shows_a_button_then_erases_leaving_only_the_marker(visi
         TableName=visitor.resources["table"],
         Key={"pk": {"S": f"SUPPRESS#{subject}"}, "sk": {"S": "SUPPRESS"}},
     )["Item"]
-    assert set(marker) == {"pk", "sk", "reason", "at"} and marker["reason"]["S"] == "erasure"
+    # No address: the reason, the date and (issue 14) the erased chain's last hash and seq.
+    assert set(marker) == {"pk", "sk", "reason", "at", "last_hash", "last_seq"}
+    assert marker["reason"]["S"] == "erasure"
     assert visitor.api("/api/contacts/vergeet@example.com").status_code == 404
 
     again = visitor.client.http.post(link, headers=FORM)  # a second click is harmless

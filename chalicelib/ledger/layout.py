@@ -54,7 +54,9 @@ class Kind:
 TABLE = """
 profile            | S#<subject>        | PROFILE
     address; name and language as last confirmed; created_at, retained_since. expires_at
-    (TTL) while the person is only pending; a retained person is kept until erased
+    (TTL) while the person is only pending; a retained person is kept until erased. The head
+    of the person's hash chain (chain_head, chain_seq, chain_ttl, chain_run: chain.py) and
+    chain_period, the sparse chain index's key (the hour it last changed)
 pending signup     | S#<subject>        | PENDING#<signup>
     an unconfirmed signup: purposes, the text versions read (purpose -> version), form,
     address, name, language, requested_at, the key suffix of its one signup_requested event
@@ -67,17 +69,23 @@ profiling flag     | S#<subject>        | PROFILING
     objected or allowed, since
 event              | S#<subject>        | E#<utc>#<id>#<suffix>
     one event with its evidence: type, at, purposes (a signup's and a confirmation's one event
-    names them all, each text by its version) or purpose, basis, signup; an unconfirmed
-    signup's expire with it
+    names them all, each text by its version) or purpose, basis, signup; its place in the
+    person's hash chain: seq, prev, hash (chain.py); an unconfirmed signup's expire with it
 request            | S#<subject>        | REQUEST#<type>
     an open access or erasure request: id, requested_at, mail_sent_at (and a claim lease while
     its mail job runs); TTL: the link's life
 import guard       | S#<subject>        | IMPORT
     that an import without proof asked the address to confirm (TTL)
 suppression marker | SUPPRESS#<subject> | SUPPRESS
-    reason and date; no address. It outlives erasure
+    reason and date; no address. It outlives erasure; after one, the erased chain's last hash
+    and seq
 erasure record     | SUPPRESS#<subject> | E#<utc>#erased
-    that an erasure was done: when, through which channel, how many items (TTL)
+    that an erasure was done: when, through which channel, how many items, the chain's last
+    hash (TTL)
+signed digest      | DIGEST             | D#<utc>
+    the Merkle root of the chain heads changed since the digest before, its prev, count, KMS
+    key id and signature (digests.py); its leaves in D#<utc>#L<n>, 1,000 an item: subject id,
+    seq, hash and expiry of each head signed. No address; kept for good
 consent text       | TEXT#<version>     | TEXT
     the exact consent text of a form, its purpose, language, form, first_shown; written once,
     never overwritten (an imported row's own text stays in its events)
@@ -167,6 +175,11 @@ def suppression(subject: str) -> Key:
 
 def erasure_record(subject: str, at: str) -> Key:
     return {"pk": f"SUPPRESS#{subject}", "sk": f"E#{at}#erased"}
+
+
+def digest(at: str) -> Key:
+    """A signed digest (digests.py); its leaves sort right after it."""
+    return {"pk": "DIGEST", "sk": f"D#{at}"}
 
 
 def text(version: str) -> Key:

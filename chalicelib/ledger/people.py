@@ -16,6 +16,9 @@ from chalicelib.ledger import layout
 from chalicelib.ledger.records import Snapshot, Standing
 from chalicelib.ledger.table import Table
 
+CHAIN_FIELDS = ("seq", "hash", "prev")
+"""What each event shows of its place in the person's hash chain (chain.py)."""
+
 
 class People:
     """Reads a stage's table; receives its table (and the erasure journal's), builds nothing."""
@@ -150,6 +153,9 @@ class People:
             if "signup" in item:
                 evidence.setdefault("signup_id", item["signup"])
             event["evidence"] = evidence
+            for field in CHAIN_FIELDS:
+                if field in item:
+                    event[field] = int(item[field]) if field == "seq" else item[field]
             events.append(event)
         return events
 

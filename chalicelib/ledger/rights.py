@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.ledger import claims, layout
+from chalicelib.ledger.chain import Head
 from chalicelib.ledger.counters import Counters, counted, over_cap
 from chalicelib.ledger.errors import Busy, Refused
 from chalicelib.ledger.layout import iso, new_id
@@ -197,6 +198,10 @@ class Rights(Counters):
         that an erasure happened holds no address and expires after ``record_seconds``.
         """
         at = iso(now)
+        # The end of the person's hash chain outlives it on the marker and the record: a
+        # signed digest that covered the chain is then explained (chain.py, digests.py).
+        head = Head.of(self.table.get(layout.profile(subject)))
+        last = {"last_hash": head.hash, "last_seq": head.seq} if head.seq else {}
         if self.journal is not None:
             # First, outside the table: a restore from backup replays it (scripts/ops.py), so
             # nobody erased after the restore point comes back. Subject hash and time only.
@@ -214,7 +219,7 @@ class Rights(Counters):
             self.table.write(
                 Op.put(
                     "marker",
-                    {**layout.suppression(subject), "reason": "erasure", "at": at},
+                    {**layout.suppression(subject), "reason": "erasure", "at": at, **last},
                     condition="attribute_not_exists(pk) OR reason <> :erasure",
                     values={":erasure": "erasure"},
                 )
@@ -234,7 +239,7 @@ class Rights(Counters):
                         **layout.erasure_record(subject, at),
                         "type": "erased",
                         "at": at,
-                        "evidence": {"channel": channel, "items_deleted": len(keys)},
+                        "evidence": {"channel": channel, "items_deleted": len(keys), **last},
                         "expires_at": int(now.timestamp()) + record_seconds,
                     },
                 )

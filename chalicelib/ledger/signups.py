@@ -371,7 +371,8 @@ def _mail_event(
     the signup (mail_sent_at, message_id). The mail was provably sent (the token came from
     it), so it is written even if the job died before marking. A mail job before issue 16
     wrote the event itself (its signup has mail_sent_at but no message_id): that event is
-    kept instead. Keyed at the confirmation's time, so the events list in the order written."""
+    kept instead. Recorded at the confirmation's time (its key, its ``at``: the hash chain files
+    every event under the time it was written), the mail's own time in ``evidence.sent_at``."""
     if "mail_sent_at" in pending and "message_id" not in pending:
         tx.update(
             "sent",
@@ -380,14 +381,14 @@ def _mail_event(
             condition="attribute_exists(pk)",
         )
         return
-    evidence = {"channel": "email"}
+    evidence = {"channel": "email", "sent_at": str(pending.get("mail_sent_at") or sent_at)}
     if "message_id" in pending:
         evidence["message_id"] = str(pending["message_id"])
     tx.event(
         "sent",
         layout.event(subject, at, signup_id, SENT),
         type="confirmation_sent",
-        at=str(pending.get("mail_sent_at") or sent_at),
+        at=at,
         signup=signup_id,
         evidence=evidence,
     )

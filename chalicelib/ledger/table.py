@@ -8,9 +8,11 @@ again, up to ``ATTEMPTS`` times with a short backoff, then is a ``LedgerConflict
 failed condition is a ``Refused`` that names the failed operations by label, never by
 position. The capabilities (signups.py, choices.py, ...) turn refusals into domain errors.
 
-Events go through ``Transaction.event``, so whatever every event write must carry along
-(a per-person chain head conditioned in the same transaction) has one place to hook in:
-``Transaction.events`` lists the events a transaction writes.
+Events go through ``Transaction.event`` (or ``ensure_event``), so every event is linked
+into its person's hash chain in one place: ``commit`` reads the chain heads, links the
+events (chain.py) and writes the new heads in the same transaction, on condition that they
+are still the heads it read. A head that moved meanwhile is read again and the transaction
+sent again under the same retry policy.
 
 The client is created on first use, never at import (importing the ledger imports no
 boto3), and can be handed in: ``Table(client, name)``, or ``use(client)`` for the stage's
@@ -19,13 +21,15 @@ own ledger.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, Unpack, cast
 
-from chalicelib.ledger import layout
+from chalicelib.ledger import chain, layout
 from chalicelib.ledger.errors import LedgerConflict, LedgerUnavailable, Refused
 from chalicelib.ledger.layout import Key
 
@@ -107,12 +111,25 @@ class Table:
     def __init__(self, client: DynamoDBClient, name: str) -> None:
         self.client = client
         self.name = name
+        self.heads: dict[str, chain.Head] = {}
+        """The chain head of each profile this Table read or wrote: a transaction's first
+        guess, so a write planned from a read reads nothing more (a stale guess fails its
+        condition and is read again)."""
+
+    def _seen(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("sk") == PROFILE:
+            self.heads[str(item["pk"])] = chain.Head.of(item)
+        return item
 
     # -- reads ----------------------------------------------------------------------
 
     def get(self, key: Key, *, consistent: bool = True) -> dict[str, Any] | None:
         answer = self.client.get_item(TableName=self.name, Key=layout.coded(key), ConsistentRead=consistent)
-        return layout.plain(answer["Item"]) if "Item" in answer else None
+        if "Item" not in answer:
+            if key.get("sk") == PROFILE:
+                self.heads[key["pk"]] = chain.Head()
+            return None
+        return self._seen(layout.plain(answer["Item"]))
 
     def get_many(self, keys: Sequence[Key], *, consistent: bool = True) -> list[dict[str, Any]]:
         """Batch reads, 100 keys a call, retrying what DynamoDB left over; in no order."""
@@ -122,30 +139,56 @@ class Table:
             request: dict[str, Any] = {self.name: {"Keys": chunk, "ConsistentRead": consistent}}
             while request:
                 answer = self.client.batch_get_item(RequestItems=request)
-                found += map(layout.plain, answer["Responses"].get(self.name, []))
+                found += [self._seen(layout.plain(i)) for i in answer["Responses"].get(self.name, [])]
                 request = dict(answer.get("UnprocessedKeys") or {})
         return found
 
     def query(
-        self, pk: str, prefix: str | None = None, *, keys_only: bool = False
+        self,
+        pk: str,
+        prefix: str | None = None,
+        *,
+        keys_only: bool = False,
+        newest_first: bool = False,
+        limit: int | None = None,
+        start: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a partition (whose sk starts with ``prefix``), consistently, page
-        after page."""
-        condition = "pk = :pk" + (" AND begins_with(sk, :prefix)" if prefix is not None else "")
+        """Every item of a partition (whose sk starts with ``prefix``; from sk ``start``
+        on), consistently, page after page; ``limit`` items a page."""
+        condition = "pk = :pk"
+        if start is not None:
+            condition += " AND sk >= :start"
+        elif prefix is not None:
+            condition += " AND begins_with(sk, :prefix)"
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": layout.coded({":pk": pk, ":prefix": prefix}),
+            "ExpressionAttributeValues": layout.coded(
+                {":pk": pk, ":prefix": prefix if start is None else None, ":start": start}
+            ),
             "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
         }
+        if limit is not None:
+            kwargs["Limit"] = limit
         if keys_only:
             kwargs["ProjectionExpression"] = "pk, sk"
         while True:
             page = self.client.query(**kwargs)
-            yield from map(layout.plain, page.get("Items", []))
+            for item in page.get("Items", []):
+                yield self._seen(layout.plain(item))
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def index_all(self, index: str, attribute: str, value: str) -> Iterator[dict[str, Any]]:
+        """Every entry of a global index's partition, page after page."""
+        start: Mapping[str, str] | None = None
+        while True:
+            items, start = self.index_page(index, attribute, value, limit=1000, start=start)
+            yield from items
+            if start is None:
+                return
 
     def index_page(
         self, index: str, attribute: str, value: str, *, limit: int, start: Mapping[str, str] | None
@@ -231,6 +274,11 @@ class Transaction:
     ops: list[Op] = field(default_factory=list)
     events: list[Key] = field(default_factory=list)
     """The keys of the events this transaction writes, in order."""
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The events by label, as given (commit links them into their chains)."""
+    ensured: dict[str, str] = field(default_factory=dict)
+    """Labels of events that may exist already, and the update for when they do."""
+    _moved: dict[str, chain.Head] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -260,30 +308,177 @@ class Transaction:
 
     def event(self, label: str, key: Key, **attrs: Any) -> Transaction:
         """Write one event: never over an existing one (a repeat of the same change finds
-        its own event and is refused by this label)."""
+        its own event and is refused by this label). It is linked into its person's chain
+        when the transaction commits."""
         self.events.append(key)
+        self.bodies[label] = {**key, **attrs}
         return self.put(label, {**key, **attrs}, condition="attribute_not_exists(pk)")
 
+    def ensure_event(self, label: str, key: Key, update: str, **attrs: Any) -> Transaction:
+        """An event that may exist already (written by another step that may have died
+        before it): ``update`` it where it exists, else write it, chained, as ``event``."""
+        self.ensured[label] = update
+        return self.event(label, key, **attrs)
+
     def commit(self) -> None:
-        """Write every operation or none. A clash with concurrent transactions is sent
-        again (the single retry policy); raises LedgerConflict when it keeps clashing and
-        Refused, by label, when a condition fails or DynamoDB refuses for another reason."""
-        items = [self.table._transact_item(op) for op in self.ops]
+        """Write every operation or none. A clash with concurrent transactions, or a chain
+        head that moved since it was read, is sent again (the single retry policy); raises
+        LedgerConflict when it keeps clashing and Refused, by label, when a condition fails
+        or DynamoDB refuses for another reason."""
         client = self.table.client
+        ops, read = self.ops, _Read()
+        refused: Refused | None = None
         for attempt in range(ATTEMPTS):
+            if self.bodies:
+                before, read = read, (self._guess() if attempt == 0 else None) or self._read()
+                if refused is not None and read == before:
+                    # The heads and the events are as read before: the condition that
+                    # failed was one of the transaction's own.
+                    raise refused
+                ops = self._chained(read)
             try:
-                client.transact_write_items(TransactItems=items)
+                client.transact_write_items(TransactItems=[self.table._transact_item(op) for op in ops])
+                self.table.heads.update(self._moved)
                 return
             except client.exceptions.TransactionCanceledException as exc:
                 codes = _codes(exc)
-                labelled = {
-                    label: code for label, code in zip(self.labels, codes, strict=False) if code != "None"
-                }
-                if "TransactionConflict" not in codes or Refused.CONDITION in codes:
+                labelled = {op.label: code for op, code in zip(ops, codes, strict=False) if code != "None"}
+                failed = {label for label, code in labelled.items() if code == Refused.CONDITION}
+                refused = None
+                if self.bodies and failed and failed <= read.rereadable:
+                    refused = Refused(labelled)  # a head that moved? read again and see
+                    refused.__cause__ = exc
+                elif "TransactionConflict" not in codes or Refused.CONDITION in codes:
                     raise Refused(labelled) from exc
                 if attempt + 1 == ATTEMPTS:
                     raise LedgerConflict() from exc
                 time.sleep(BACKOFF_SECONDS * 2**attempt)
+
+    # -- the hash chain (chain.py) ------------------------------------------------------------
+
+    def _guess(self) -> _Read | None:
+        """The heads as this Table last saw them, and the ensured events taken to exist
+        (they nearly always do); None when a head was never seen."""
+        persons = list(dict.fromkeys(body["pk"] for body in self.bodies.values()))
+        if not all(pk in self.table.heads for pk in persons):
+            return None
+        heads = tuple((pk, self.table.heads[pk]) for pk in persons)
+        return _Read(heads, frozenset(self.ensured), frozenset(self.ensured))
+
+    def _read(self) -> _Read:
+        """The chain heads of the persons whose events this writes, and which of the
+        ensured events exist: one consistent read."""
+        persons = list(dict.fromkeys(body["pk"] for body in self.bodies.values()))
+        keys = [{"pk": pk, "sk": PROFILE} for pk in persons]
+        keys += [_key(self.bodies[label]) for label in self.ensured]
+        if len(keys) == 1:
+            found = [item] if (item := self.table.get(keys[0])) else []
+        else:
+            found = self.table.get_many(keys)
+        have = {(i["pk"], i["sk"]): i for i in found}
+        heads = tuple((pk, chain.Head.of(have.get((pk, PROFILE)))) for pk in persons)
+        existing = frozenset(e for e in self.ensured if tuple(_key(self.bodies[e]).values()) in have)
+        return _Read(heads, existing, frozenset(self.ensured))
+
+    def _chained(self, read: _Read) -> list[Op]:
+        """The operations with every new event linked into its person's chain, and each
+        person's head moved on condition that it is still the one read."""
+        now = layout.utc_now()
+        linked: dict[str, dict[str, Any]] = {}
+        heads: dict[str, tuple[chain.Head, chain.Head]] = {}
+        for pk, head in read.heads:
+            new = [(label, body) for label, body in self.bodies.items() if body["pk"] == pk]
+            moved = head
+            for label, body in sorted(new, key=lambda lb: str(lb[1]["sk"])):
+                if label in read.existing:
+                    continue
+                linked[label], moved = moved.link(body)
+            heads[pk] = (head, moved)
+        self._moved = {pk: new for pk, (_was, new) in heads.items()}
+        ops: list[Op] = []
+        placed: set[str] = set()
+        for op in self.ops:
+            if op.label in read.existing:
+                key = _key(self.bodies[op.label])
+                ops.append(Op.update(op.label, key, self.ensured[op.label], condition="attribute_exists(pk)"))
+            elif op.label in linked:
+                ops.append(Op.put(op.label, linked[op.label], condition="attribute_not_exists(pk)"))
+            elif (
+                (owner := _profile_of(op)) is not None
+                and owner in heads
+                and heads[owner][1] != heads[owner][0]
+            ):
+                ops.append(_with_head(op, owner, *heads[owner], now))
+                placed.add(owner)
+            else:
+                ops.append(op)
+        for pk, (was, new_head) in heads.items():
+            if pk not in placed and new_head != was:
+                check = Op.check(HEAD_LABEL, {"pk": pk, "sk": PROFILE}, "attribute_exists(pk)")
+                ops.append(_with_head(check, pk, was, new_head, now))
+        return ops
+
+
+HEAD_LABEL = "chain-head"
+"""The label of the head's own write, where the transaction writes no profile itself."""
+PROFILE = "PROFILE"
+
+
+class _Read(NamedTuple):
+    """What a transaction read before linking its events (a NamedTuple: cheaper to define
+    than a dataclass on the signup path's cold start)."""
+
+    heads: tuple[tuple[str, chain.Head], ...] = ()
+    existing: frozenset[str] = frozenset()
+    """The labels of ensured events that exist already."""
+    ensured: frozenset[str] = frozenset()
+
+    @property
+    def rereadable(self) -> frozenset[str]:
+        """Labels whose failed condition means: read again and retry."""
+        return frozenset({HEAD_LABEL, "profile", *self.ensured})
+
+
+def _key(item: Mapping[str, Any]) -> Key:
+    return {"pk": str(item["pk"]), "sk": str(item["sk"])}
+
+
+def _profile_of(op: Op) -> str | None:
+    """The person whose profile ``op`` writes or checks; None for any other item."""
+    key = op.body.get("Key") or op.body.get("Item") or {}
+    if key.get("sk") == {"S": PROFILE}:
+        return str(key["pk"]["S"])
+    return None
+
+
+def _with_head(op: Op, pk: str, was: chain.Head, new: chain.Head, now: datetime) -> Op:
+    """``op`` on a person's profile, moving the chain head from ``was`` to ``new``: the
+    head attributes set, on condition that the head is still ``was``."""
+    if op.action == "Delete":
+        raise ValueError("a transaction that writes events cannot delete their profile")
+    condition, was_values = chain.head_condition(was)
+    values = {**new.values(layout.subject_of(pk), now), **was_values}
+    body = dict(op.body)
+    if old := body.get("ConditionExpression"):
+        condition = f"({old}) AND ({condition})"
+    body["ConditionExpression"] = condition
+    body["ExpressionAttributeValues"] = {**body.get("ExpressionAttributeValues", {}), **layout.coded(values)}
+    if op.action == "Put":
+        body["Item"] = {
+            **body["Item"],
+            **layout.coded({k[1:]: v for k, v in values.items() if k != ":chain_was"}),
+        }
+        return Op(op.label, "Put", body)
+    if op.action == "ConditionCheck":
+        body["UpdateExpression"] = "SET " + chain.SET_HEAD
+        return Op(op.label, "Update", body)
+    update = str(body["UpdateExpression"])
+    if re.search(r"\bSET\b", update):
+        update = re.sub(r"\bSET\b", "SET " + chain.SET_HEAD + ",", update, count=1)
+    else:
+        update = f"SET {chain.SET_HEAD} {update}"
+    body["UpdateExpression"] = update
+    return Op(op.label, "Update", body)
 
 
 def _codes(exc: Exception) -> list[str]:

@@ -53,6 +53,26 @@ def get_contact_events(email: str) -> Response:
     return json_answer(200, {"events": get_ledger().events(subject, utc_now())})
 
 
+@api.route("/api/contacts/{email}/evidence", methods=["GET"])
+@requires_key
+def get_contact_evidence(email: str) -> Response:
+    """The dossier that proves a person's consent history and says whether it verifies
+    (issue 14): JSON, or with ``Accept: text/html`` a printable page."""
+    from chalicelib.evidence import dossier
+    from chalicelib.ledger import utc_now
+    from chalicelib.refusals import NotFound
+
+    found = dossier(_subject(email), utc_now())
+    if found is None:
+        raise NotFound("contact")
+    if "text/html" in (api.current_request.headers.get("accept") or ""):
+        from chalicelib.pages import page
+        from chalicelib.views.answers import scene
+
+        return page("evidence.html", scene().language(), link_page=True, dossier=found, root="../../../")
+    return json_answer(200, found)
+
+
 @api.route("/api/links", methods=["POST"])
 @requires_key
 def make_links() -> Response:
