@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -38,6 +39,11 @@ def _guard_views() -> None:
 
 
 _guard_views()
+
+if "chalice.cli" in sys.modules:  # the chalice command line, never Lambda: see the module
+    from scripts.deploy_guard import check as refuse_plain_chalice_deploy
+
+    refuse_plain_chalice_deploy()
 
 # The queues' names are fixed at deploy time: `make deploy STAGE=…` exports them from the
 # stage. Confirmation mails of form signups have a queue of their own (chalicelib/jobs.py).

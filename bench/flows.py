@@ -202,16 +202,19 @@ def forget_clients() -> None:
 
 
 def install(counter: CallCounter) -> None:
-    """Hook the counter into the default boto3 session, from which the app builds its
-    clients (on first use, so the cached ones are dropped and rebuilt through the hook).
-    The counter's sizer reads through a session of its own, so its reads are not counted."""
-    import boto3
+    """Hook the counter into the botocore session from which the app builds its clients
+    (chalicelib/aws.py; on first use, so the cached ones are dropped and rebuilt). The
+    counter's sizer reads through a session of its own, so its reads are not counted."""
+    import os
 
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-parameter-build", counter.params)
-    boto3.DEFAULT_SESSION.events.register("before-call", counter.hook)
-    reader = boto3.session.Session().client("dynamodb", region_name=boto3.DEFAULT_SESSION.region_name)
+    import botocore.session
+
+    from chalicelib import aws
+
+    aws.session().register("before-parameter-build", counter.params, unique_id="bench-params")
+    aws.session().register("before-call", counter.hook, unique_id="bench-calls")
+    region = os.environ.get("AWS_DEFAULT_REGION", "eu-west-1")
+    reader = botocore.session.Session().create_client("dynamodb", region_name=region)
 
     def size(table: str, key: dict[str, Any]) -> int | None:
         found = reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
@@ -222,10 +225,11 @@ def install(counter: CallCounter) -> None:
 
 
 def uninstall() -> None:
-    """Back to a plain default session; the app rebuilds its clients from it."""
-    import boto3
+    """Unhooked; the app rebuilds its clients."""
+    from chalicelib import aws
 
-    boto3.DEFAULT_SESSION = None
+    aws.session().unregister("before-parameter-build", unique_id="bench-params")
+    aws.session().unregister("before-call", unique_id="bench-calls")
     forget_clients()
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -38,9 +38,9 @@ class PublishFailed(RuntimeError):
 
 @lru_cache(maxsize=4)
 def _client(region: str) -> EventBridgeClient:
-    import boto3
+    from chalicelib import aws
 
-    return boto3.client("events", region_name=region)
+    return cast("EventBridgeClient", aws.client("events", region))
 
 
 def entry(bus: str, detail_type: str, detail: dict[str, Any], at: datetime) -> PutEventsRequestEntryTypeDef:

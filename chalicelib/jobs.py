@@ -14,9 +14,9 @@ import json
 import secrets
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from chalicelib import baseurl
+from chalicelib import aws, baseurl
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -26,9 +26,7 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=4)
 def _client(region: str) -> SQSClient:
-    import boto3
-
-    return boto3.client("sqs", region_name=region)
+    return cast("SQSClient", aws.client("sqs", region))
 
 
 @lru_cache(maxsize=8)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+from chalicelib import aws
 from chalicelib.settings import get_settings
 
 
@@ -87,9 +88,7 @@ def get_keys() -> Keys:
 @lru_cache(maxsize=4)
 def _fetch(secret_id: str, region: str, period: int) -> Keys:
     """One Secrets Manager read per container and period (``period`` only keys the cache)."""
-    import boto3
-
-    client = boto3.client("secretsmanager", region_name=region)
+    client = aws.client("secretsmanager", region)
     value = client.get_secret_value(SecretId=secret_id)
     return parse(value["SecretString"])
 

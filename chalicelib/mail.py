@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib import baseurl, catalogue, metrics, tokens, versions
+from chalicelib import aws, baseurl, catalogue, metrics, tokens, versions
 from chalicelib.i18n import ntranslator, translator
 from chalicelib.ledger import Busy, PendingMail, RateLimited, RequestMail, get_ledger, iso, utc_now
 from chalicelib.pages import environment
@@ -40,9 +40,7 @@ class RenderedMail:
 
 @lru_cache(maxsize=4)
 def _client(region: str) -> SESV2Client:
-    import boto3
-
-    return boto3.client("sesv2", region_name=region)
+    return cast("SESV2Client", aws.client("sesv2", region))
 
 
 def render_confirmation(pending: PendingMail, link: str, pending_days: int, token_days: int) -> RenderedMail:

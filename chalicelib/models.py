@@ -11,7 +11,6 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from chalicelib import catalogue
+from chalicelib.plain_address import plain_address
 
 # Control characters, Unicode line/paragraph separators and bidi overrides: none belongs in
 # an address or a name, and several can break a mail header or disguise text.
@@ -63,6 +63,16 @@ def normalise_email(value: Any) -> str:
     local, _, _domain = value.rpartition("@")
     if not local.isascii():
         raise ValueError(LOCAL_PART_NOT_ASCII)
+    if len(local) <= 64 and (plain := plain_address(value)) is not None:
+        return plain  # what email-validator would answer, without its import (cold start)
+    return _judged_by_email_validator(value)
+
+
+def _judged_by_email_validator(value: str) -> str:
+    """email-validator's verdict and ASCII form: every address that is not plain ASCII,
+    and the wording of every refusal."""
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
@@ -131,7 +141,7 @@ PurposeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9
 class SignupRequest(BaseModel):
     """A visitor's signup, from an HTML form or a JSON body."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", str_strip_whitespace=True)
 
     email: Email
     name: Name = None
@@ -148,7 +158,7 @@ class PreferencesRequest(BaseModel):
     It can only say no: purposes not kept are withdrawn, never the other way round.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True)
 
     form: Literal["preferences"] | None = None
     """The page's purposes form sends this: its checkboxes were shown, so a purpose not
@@ -173,7 +183,7 @@ PREFERENCE_FIELDS = frozenset(PreferencesRequest.model_fields)
 class LinkRequest(BaseModel):
     """The sending system asks for a person's unsubscribe link and headers."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True)
 
     email: Email
     purpose: Annotated[PurposeId | None, BeforeValidator(_blank_to_none)] = None
@@ -182,7 +192,7 @@ class LinkRequest(BaseModel):
 class AudienceQuery(BaseModel):
     """The query string of ``GET /api/audiences/{purpose}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     cursor: Annotated[str | None, Field(max_length=2048)] = None
@@ -265,7 +275,7 @@ Purposes = Annotated[list[PurposeId], Field(max_length=20), _purposes("name at l
 
 
 class _ApiBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True)
 
 
 class SoftOptInEvidence(_ApiBody):

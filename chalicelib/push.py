@@ -6,8 +6,8 @@ one batch read (an erasure needs none), and the events are put on the bus 10 a c
 (chalicelib/bus.py). When the bus keeps refusing some, this raises, and Lambda delivers the
 whole batch again: every change leaves at least once, each time with the same id.
 
-Nothing here imports pydantic or Jinja2, and boto3 only once a batch holds a change: the
-stream handler's cold start is an ``import app`` and two boto3 clients.
+Nothing here imports pydantic or Jinja2, and botocore only once a batch holds a change: the
+stream handler's cold start is an ``import app`` and two botocore clients (chalicelib/aws.py).
 """
 
 from __future__ import annotations

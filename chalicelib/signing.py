@@ -22,9 +22,9 @@ def key_alias() -> str:
 
 @lru_cache(maxsize=4)
 def _client(region: str) -> Any:
-    import boto3
+    from chalicelib import aws
 
-    return boto3.client("kms", region_name=region)
+    return aws.client("kms", region)
 
 
 def _kms() -> Any:

@@ -21,7 +21,6 @@ from chalicelib.ledger import (
     get_ledger,
     utc_now,
 )
-from chalicelib.models import SignupRequest, ValidationError, field_errors
 from chalicelib.refusals import Invalid, Throttled
 from chalicelib.settings import get_settings
 
@@ -45,6 +44,9 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     plain form carries it): today's, or an older one the form showed; a version it never
     showed is refused. A post without one (a plain form from before versions) is taken to
     have shown today's texts in its language; its events carry no ``form_version``."""
+    # pydantic only here: a confirm link's cold start does not pay for it (docs/operations.md)
+    from chalicelib.models import SignupRequest, ValidationError, field_errors
+
     values = {
         "email": data.get("email") if isinstance(data.get("email"), str) else "",
         "name": data.get("name") if isinstance(data.get("name"), str) else "",

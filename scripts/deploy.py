@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts import deploy_guard  # noqa: E402
 from scripts import package as packaging  # noqa: E402
 
 RESOURCES = ROOT / ".chalice" / "resources.yaml"
@@ -367,6 +368,7 @@ def deploy_app(stage: str) -> int:
     # push_changes subscribes to the table's stream, whose ARN only the stack knows.
     stream = _outputs(_session().client("cloudformation"), stage)["TableStreamArn"]
     env = packaging.chalice_env(stage, table_stream=stream)
+    env[deploy_guard.PACKAGE_VARIABLE] = packaging.sha256(package)  # what app.py lets through
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     sys.stdout.write(done.stdout)
     sys.stderr.write(done.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bench import cost, run
@@ -27,6 +28,15 @@ def test_the_cost_model_recomputes_from_the_result():
     assert abs(model["total"] - data["cost"]["total"]) < 0.01
     lines = model["usd_per_million_signups"]
     assert lines["SES"] == max(lines.values())  # one mail per signup dominates
+
+
+def test_the_committed_bench_result_names_the_clean_commit_it_measured():
+    """A result belongs to a commit: `make bench` records HEAD and whether the tree differed
+    from it (bench/latest.json aside), and one of a dirty tree is not to be committed."""
+    data = json.loads(LATEST.read_text())
+    assert re.fullmatch(r"[0-9a-f]{40}", data["commit"]["sha"])
+    assert data["commit"]["dirty"] is False
+    assert 0 < data["seconds"] <= 600  # issue 16: within 10 minutes on the 2-core machine
 
 
 def test_the_cost_of_pushing_consent_changes_recomputes_from_the_result():

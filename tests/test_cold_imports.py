@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.events import api_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,3 +78,58 @@ def test_a_cold_form_page_imports_no_aws_client_validation_or_signing(tmp_path):
 
 def test_an_unknown_form_is_as_cheap(tmp_path):
     assert _not_for_the_form(_cold_modules(tmp_path, "nope", 404)) == set()
+
+
+# -- the routes that reach AWS: a moto server in another process (bench/run.py --modules) ----
+
+SIGNUP, CONFIRM_GET, CONFIRM_POST = "POST /forms/{id}", "GET /confirm/{token}", "POST /confirm/{token}"
+AUDIENCE = "GET /api/audiences/{purpose}"
+
+
+@pytest.fixture(scope="module")
+def cold_routes() -> dict[str, set[str]]:
+    """What a cold signup, a cold confirm (both requests of the link) and a cold API read
+    import, each in a fresh interpreter against moto's server."""
+    env = {**os.environ, "CONSENTRY_LOG_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--modules", SIGNUP, "/confirm/", AUDIENCE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.splitlines()[-1])  # the last line (the app logs before it)
+    return {route: set(modules) for route, modules in found.items()}
+
+
+def _of(modules: set[str], *packages: str) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in packages}
+
+
+@pytest.mark.stack
+def test_a_cold_signup_of_a_plain_address_imports_neither_email_validator_nor_boto3(cold_routes):
+    """pydantic validates the signup; a plain ASCII address needs no email-validator
+    (chalicelib/plain_address.py) and the clients come from botocore (chalicelib/aws.py)."""
+    modules = cold_routes[SIGNUP]
+    assert {"chalicelib.models", "pydantic", "botocore.session"} <= modules
+    assert _of(modules, "email_validator", "idna", "dns", "boto3", "s3transfer") == set()
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("route", [CONFIRM_GET, CONFIRM_POST])
+def test_a_cold_confirm_link_imports_no_validation_library(cold_routes, route):
+    """A confirm link carries no input to validate but its signed token: no pydantic."""
+    modules = cold_routes[route]
+    assert {"itsdangerous", "chalicelib.signups", "botocore.session"} <= modules
+    assert _of(modules, "pydantic", "pydantic_core", "email_validator", "idna", "boto3") == set()
+
+
+@pytest.mark.stack
+def test_a_cold_json_answer_imports_no_jinja2(cold_routes):
+    """Pages import Jinja2 when they render (chalicelib/pages.py): the API never does."""
+    modules = cold_routes[AUDIENCE]
+    assert {"chalicelib.pages", "chalicelib.views.answers"} <= modules
+    assert _of(modules, "jinja2", "markupsafe") == set()

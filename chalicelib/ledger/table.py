@@ -494,9 +494,9 @@ _handed: list[DynamoDBClient] = []
 
 @lru_cache(maxsize=4)
 def _stage_client(region: str) -> DynamoDBClient:
-    import boto3
+    from chalicelib import aws
 
-    return boto3.client("dynamodb", region_name=region)
+    return cast("DynamoDBClient", aws.client("dynamodb", region))
 
 
 def client(region: str) -> DynamoDBClient:
