@@ -135,19 +135,27 @@ FUNNEL = (
 )
 
 
-def _units(calls: list[str], touches: list[dict[str, int]]) -> tuple[float, float]:
-    """On-demand units of one request: transactional writes cost 2 WRU an item (up to
-    1 KB), an index write 1 more; strongly consistent reads 1 RRU an item (up to 4 KB)."""
+def _units(calls: list[str], touches: list[dict[str, Any]]) -> tuple[float, float]:
+    """On-demand units of one request: a write costs 1 WRU per started KB of the item (the
+    larger of its size before and after), twice that in a transaction, and 1 more where it
+    lands in the audience index (written after the transaction, as a plain write); strongly
+    consistent reads 1 RRU an item (up to 4 KB). Results without item sizes (measured before
+    the bench sized items) count every item as under 1 KB."""
     wru = rru = 0.0
     for call, touched in zip(calls, touches, strict=True):
-        items = touched.get("items", 0)
-        if call == "dynamodb:TransactWriteItems":
-            wru += 2 * items + touched.get("indexed", 0)
-        elif call.startswith("dynamodb:") and call.split(":")[1] in ("PutItem", "UpdateItem", "DeleteItem"):
-            wru += items
-        elif call.startswith("dynamodb:"):
-            rru += items
+        operation = call.split(":")[1] if call.startswith("dynamodb:") else ""
+        if operation in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+            sizes = [size for _kind, size in touched.get("sizes", [])]
+            units = sum(_kb(size) for size in sizes) if sizes else touched.get("items", 0)
+            wru += (2 * units if operation == "TransactWriteItems" else units) + touched.get("indexed", 0)
+        elif operation:
+            rru += touched.get("items", 0)
     return wru, rru
+
+
+def _kb(size: int) -> int:
+    """Write units of one item: per started KB, at least one."""
+    return max(1, math.ceil(size / 1024))
 
 
 def per_million(data: dict[str, Any], memory: dict[str, int]) -> dict[str, Any]:
@@ -293,3 +301,42 @@ def push_report(model: dict[str, Any]) -> list[str]:
         )
     out.append(f"  the optional webhook adds {model['webhook_per_million']:.2f}")
     return out
+
+
+def main() -> int:
+    """``python -m bench.cost``: the AWS calls per flow measured afresh (bench/calls.py, a few
+    seconds) with the rest of bench/latest.json, without the full ``make bench`` (minutes);
+    ``--fold`` writes the new calls and cost into bench/latest.json."""
+    import argparse
+    import json
+
+    from bench import run
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--fold", action="store_true", help="write them into bench/latest.json")
+    args = parser.parse_args()
+    data = json.loads(run.LATEST.read_text(encoding="utf-8"))
+    before = data["cost"]
+    data["aws_calls"] = run.measure_calls()
+    data["cost"] = per_million(data, run.memory_sizes("prod"))
+    if "push" in data:
+        data["cost_push"] = push_per_million(data)
+    for flow, measured in data["aws_calls"].items():
+        if measured.get("available"):
+            w, r = _units(measured["calls"], measured["touches"])
+            print(f"  {flow:18} {' + '.join(measured['calls']) or '-':70} {w:4.0f} WRU {r:3.0f} RRU")
+    wru = before["per_signup"]["wru"], data["cost"]["per_signup"]["wru"]
+    print(f"write units per signup: {wru[0]:.0f} -> {wru[1]:.0f}")
+    print("\n".join(report(data["cost"])))
+    print(f"  (was {before['total']:.2f})")
+    if "cost_push" in data:
+        print("\n".join(push_report(data["cost_push"])))
+    if args.fold:
+        data["table"] = run.report(data)
+        run.LATEST.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        print(f"written: {run.LATEST.relative_to(run.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

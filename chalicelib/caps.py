@@ -3,9 +3,9 @@
 One cap per address for every mail that anyone can trigger without proving the address
 (confirmations of signups and of imports without proof, access and erasure links), shared
 by all of them: at most ``CONSENTRY_MAILS_PER_ADDRESS_PER_DAY`` in any 24 hours. It is
-counted twice, each counter a keyed hash: per address (the subject) and per mailbox (the
-address lower-cased with its ``+tag`` removed), so ``dave+1@`` and ``dave+2@`` share one
-inbox's cap while each stays its own person in the ledger. Per network, a limit per hour
+counted per mailbox, a keyed hash of the address lower-cased with its ``+tag`` removed,
+so ``dave+1@`` and ``dave+2@`` share one inbox's cap while each stays its own person in the
+ledger (and the address's own mails are among its mailbox's). Per network, a limit per hour
 on signups and on requests.
 
 Each counter is charged in the same write as what it counts: a signup's transaction, an
@@ -34,14 +34,19 @@ def mailbox_key(email: str) -> str:
 
 
 def mail_caps(subject: str, mailbox_hash: str | None) -> list[RateCap]:
-    """The shared per-address mail cap: per subject, and per mailbox where it is known."""
+    """The shared per-address mail cap: per mailbox where it is known, else per subject.
+
+    One counter is enough: an address has one mailbox (both are made from the lower-cased
+    address), so every mail counted against an address is also counted against its mailbox,
+    with the same limit, and the mailbox's counter refuses whatever the address's would
+    (issue 16: the second counter cost 2 write units a signup). Only a job queued without
+    its mailbox (before issue 10) is counted per subject."""
     settings = get_settings()
     keep = settings.rate_counter_seconds
     limit = settings.mails_per_address_per_day
-    caps = [RateCap("mail", subject, limit, DAY, keep, sliding=True)]
     if mailbox_hash:
-        caps.append(RateCap("mailbox", mailbox_hash, limit, DAY, keep, sliding=True))
-    return caps
+        return [RateCap("mailbox", mailbox_hash, limit, DAY, keep, sliding=True)]
+    return [RateCap("mail", subject, limit, DAY, keep, sliding=True)]
 
 
 def network_cap(kind: str, ip: str | None) -> list[RateCap]:

@@ -177,7 +177,6 @@ def send_confirmation(subject: str, signup_id: str) -> bool:
         subject=subject,
         signup_id=signup_id,
         sent_at=sent_at,
-        expires_at=pending.expires_at,
         message_id=message_id,
     )
     log.info("confirmation sent", extra={"signup": signup_id})

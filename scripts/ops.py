@@ -260,17 +260,21 @@ def trace(stage: str, email: str, hours: int = 72) -> dict[str, Any]:
     """What the ledger and the logs know about one address, for support."""
     from chalicelib.keys import parse
     from chalicelib.ledger import Ledger, utc_now
-    from chalicelib.models import normalise_email
+    from chalicelib.models import mailbox, normalise_email
 
     env = _env(stage)
-    subject = parse(json.dumps(read_secret(stage))).subject_id(normalise_email(email))
+    keys = parse(json.dumps(read_secret(stage)))
+    address = normalise_email(email)
+    subject = keys.subject_id(address)
+    cap_key = keys.subject_id(f"mailbox:{mailbox(address)}")  # caps.mailbox_key, with this stage's keys
     ddb = _client("dynamodb")
     ledger = Ledger(ddb, env["CONSENTRY_TABLE"])
     now = utc_now()
     events = ledger.events(subject, now)
     counter = (
         ddb.get_item(  # the sliding mail cap's slots (chalicelib/caps.py): times of the last mails
-            TableName=env["CONSENTRY_TABLE"], Key={"pk": {"S": f"RATE#mail#{subject}"}, "sk": {"S": "RATE"}}
+            TableName=env["CONSENTRY_TABLE"],
+            Key={"pk": {"S": f"RATE#mailbox#{cap_key}"}, "sk": {"S": "RATE"}},
         ).get("Item")
         or {}
     )

@@ -368,6 +368,17 @@ class Visitor:
 
         return get_keys().subject_id(normalise_email(email))
 
+    def mailbox(self, email: str) -> str:
+        """The key of the address's mail cap counter (caps.py)."""
+        from chalicelib.caps import mailbox_key
+        from chalicelib.models import normalise_email
+
+        return mailbox_key(normalise_email(email))
+
+    def pending(self, email: str) -> list[dict[str, Any]]:
+        """The person's pending signups, as stored."""
+        return [i for i in self.person_items(email) if i["sk"].startswith("PENDING#")]
+
     def person_items(self, email: str) -> list[dict[str, Any]]:
         """Every item in the person's partition, read from the table."""
         pk = f"S#{self.subject(email)}"

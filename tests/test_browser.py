@@ -183,7 +183,8 @@ def test_the_whole_round_trip(stack: Stack, browser: Any, lang: str, device: str
         _page_checks(v, "check-inbox")
         (shown,) = {e["evidence"]["form_version"] for e in _requested(stack, address)}
         assert shown == versions.current(CAT, CAT.forms["newsletter"], lang).version  # LAW 5
-        assert {e["evidence"]["text"] for e in _requested(stack, address)} == set(texts.values())
+        (requested,) = _requested(stack, address)
+        assert set(requested["evidence"]["texts"].values()) == set(texts.values())
 
         # The mail, as a mail client shows its HTML part: the brand's header, one real button
         # with short words, nothing fetched (the viewer's CSP refuses any remote image).
@@ -432,7 +433,7 @@ def test_a_plain_html_form_on_the_host_page_posts_straight_to_the_service(
             "offers": "pending"
         }
         (event,) = _requested(stack, address)
-        assert (event["evidence"]["form_version"], event["evidence"]["text"]) == (
+        assert (event["evidence"]["form_version"], event["evidence"]["texts"]["offers"]) == (
             nl.version,
             nl.text_for("offers").text,
         )
@@ -602,7 +603,7 @@ def test_the_script_renders_the_form_shows_errors_inline_and_signs_up_in_place(
             _(lang, "Confirm your signup with %(controller)s").split("%")[0]
         )
         (event,) = _requested(stack, address)  # the ledger holds the text the script showed
-        assert (event["evidence"]["text"], event["evidence"]["form_version"]) == (
+        assert (event["evidence"]["texts"]["offers"], event["evidence"]["form_version"]) == (
             shown.text_for("offers").text,  # type: ignore[union-attr]
             shown.version,
         )

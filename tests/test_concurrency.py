@@ -68,10 +68,14 @@ def test_fifty_simultaneous_signups_of_one_address_give_at_most_three_mails(stac
     contact = _contact(stack, address)
     assert contact["purposes"] == {"newsletter": contact["purposes"]["newsletter"]}
     assert contact["purposes"]["newsletter"]["status"] == "pending"
+    # Every mail has its signup, none lost: each link confirms, and each confirmation writes
+    # its mail's event from what the mail job marked.
+    for mail in mails:
+        assert _post(_confirm_link(stack, mail), "") == 200
     events = _events(stack, address)
     requested = [e for e in events if e["type"] == "signup_requested"]
     sent = [e for e in events if e["type"] == "confirmation_sent"]
-    assert len(requested) == len(sent) == len(mails)  # every mail has its signup, none lost
+    assert len(requested) == len(sent) == len(mails)
 
 
 def _confirm_link(stack, mail: str) -> str:
@@ -105,7 +109,7 @@ def test_a_confirm_racing_an_unsubscribe_ends_in_the_state_of_the_last_event(sta
             ]
             statuses = [r.result() for r in racing]
         assert all(s < 500 for s in statuses), statuses
-        events = [e for e in _events(stack, address) if e.get("purpose") == "newsletter"]
+        events = [e for e in _events(stack, address) if "newsletter" in e.get("purposes", [])]
         changes = [e for e in events if e["type"] in ("confirmed", "withdrawn")]
         state = _contact(stack, address)["purposes"]["newsletter"]["status"]
         assert state == {"confirmed": "granted", "withdrawn": "withdrawn"}[changes[-1]["type"]]

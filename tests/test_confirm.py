@@ -45,7 +45,8 @@ def test_post_grants_every_purpose_of_that_signup_with_evidence(visitor):
         assert contact["purposes"][purpose]["basis"] == "consent"
     events = visitor.events("uma@example.com")
     confirmed = [e for e in events if e["type"] == "confirmed"]
-    assert sorted(e["purpose"] for e in confirmed) == ["newsletter", "offers"]
+    # One event names every purpose that signup granted (issue 16: one item, not one each).
+    assert [e["purposes"] for e in confirmed] == [["newsletter", "offers"]]
     requested = [e for e in events if e["type"] == "signup_requested"]
     for event in confirmed:
         assert event["basis"] == "consent"

@@ -142,8 +142,8 @@ def test_a_confirm_link_never_grants_what_was_withdrawn_after_it_was_mailed(visi
         "offers": ("withdrawn", False),
     }
     assert _in_audience(visitor, "offers", "tessa@example.com") == []
-    confirmed = [e["purpose"] for e in visitor.events("tessa@example.com") if e["type"] == "confirmed"]
-    assert confirmed == ["newsletter"]
+    confirmed = [e["purposes"] for e in visitor.events("tessa@example.com") if e["type"] == "confirmed"]
+    assert confirmed == [["newsletter"]]
 
 
 def test_a_confirm_link_whose_every_purpose_was_withdrawn_grants_nothing(visitor):

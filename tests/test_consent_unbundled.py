@@ -107,7 +107,8 @@ def test_a_signup_needs_nothing_but_the_address_and_one_purpose(visitor):
     stored = json.dumps(visitor.person_items("extra@example.com"), default=str)
     assert "terms" not in stored and "accepted" not in stored
     (event,) = visitor.events("extra@example.com")
-    assert event["evidence"]["text"] == catalogue.load().purposes["newsletter"].texts["nl"]  # the yes alone
+    texts = event["evidence"]["texts"]
+    assert texts == {"newsletter": catalogue.load().purposes["newsletter"].texts["nl"]}  # the yes alone
 
 
 def test_saying_no_to_everything_takes_nothing_else_away(visitor):

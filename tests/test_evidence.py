@@ -46,7 +46,7 @@ def test_signup_and_confirmation_verify_with_the_exact_text_and_then_under_a_dig
     visitor.subscribe(email, purposes=("newsletter",), lang="en")
     data = _verified(visitor, email)
     assert [e["type"] for e in data["events"]] == ["signup_requested", "confirmation_sent", "confirmed"]
-    assert data["events"][0]["evidence"]["text"] == NEWSLETTER_TEXT
+    assert data["events"][0]["evidence"]["texts"]["newsletter"] == NEWSLETTER_TEXT
     assert data["events"][2]["evidence"]["requested_at"] == data["events"][0]["at"]
     assert data["chain"]["head"] == data["events"][-1]["hash"] and data["chain"]["length"] == 3
     assert data["digest"] is None

@@ -37,6 +37,7 @@ def test_ses_failing_for_the_first_attempts_still_ends_with_exactly_one_mail(vis
     visitor.deliver([message["Body"]])
     visitor.deliver([message["Body"]])  # and once more, as a late duplicate delivery
     assert len(visitor.mail_to("outage@example.com")) == 1
+    assert visitor.confirm("outage@example.com").status_code == 200
     types = [e["type"] for e in visitor.events("outage@example.com")]
     assert types.count("confirmation_sent") == 1
 

@@ -85,7 +85,7 @@ def test_the_regulators_view_and_the_persons_export_hold_the_same_whole_history(
     assert data["events"][: len(before)] == before
     (signed_up,) = [e for e in data["events"] if e["type"] == "signup_requested"]
     assert (
-        signed_up["evidence"]["text"]
+        signed_up["evidence"]["texts"]["newsletter"]
         == "Yes, send me the monthly newsletter of Voorbeeld Webwinkel B.V. by email."
     )
     (imported,) = [e for e in data["events"] if e["type"] == "imported"]

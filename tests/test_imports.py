@@ -90,7 +90,9 @@ def test_the_person_may_still_confirm_the_one_mail_and_is_then_granted(visitor):
     events = visitor.events("later@example.com")
     assert [e["type"] for e in events] == ["signup_requested", "confirmation_sent", "confirmed"]
     assert events[0]["evidence"]["form"] == "import" and events[0]["evidence"]["channel"] == "import"
-    assert events[0]["evidence"]["text"] == catalogue.load().purposes["newsletter"].texts["nl"]
+    assert events[0]["evidence"]["texts"] == {
+        "newsletter": catalogue.load().purposes["newsletter"].texts["nl"]
+    }
 
 
 def test_an_unproven_row_expires_like_any_unconfirmed_signup(visitor):

@@ -150,7 +150,7 @@ def test_eight_simultaneous_confirmations_grant_once(ledger):
     assert granted == [("newsletter", "offers")]
     assert all(isinstance(r, AlreadyConfirmed) for r in results if not isinstance(r, tuple))
     confirmed = [e for e in ledger.events(person.subject, utc_now()) if e["type"] == "confirmed"]
-    assert sorted(e["purpose"] for e in confirmed) == ["newsletter", "offers"]
+    assert [e["purposes"] for e in confirmed] == [["newsletter", "offers"]]
 
 
 def test_a_withdrawal_racing_a_confirmation_leaves_the_state_of_the_last_event(ledger):
@@ -279,3 +279,144 @@ def test_an_expired_pending_signup_is_gone_before_ttl_deletes_it(ledger):
     with pytest.raises(SignupGone):
         _confirm(ledger, person, signup.id)
     assert ledger.contact(person.subject, utc_now()) is None
+
+
+# -- a ledger written before issue 16 stays provable ----------------------------------------
+
+
+def _stored_before_issue_16(ledger: Ledger, person: Person, texts=(NEWSLETTER, OFFERS)) -> tuple[str, str]:
+    """A pending signup exactly as the previous version wrote it, its mail sent by the
+    previous mail job: one signup_requested event per purpose, a confirmation_sent event,
+    and a pending item without the key of a single event or SES's message id. Written
+    item by item, as that version's transactions left them. Returns (signup id, sent at)."""
+    ledger.store_texts(texts, "newsletter", utc_now())
+    now = utc_now() - timedelta(minutes=2)
+    at, sent_at, signup_id = layout.iso(now), layout.iso(now + timedelta(minutes=1)), "0123456789abcdef"
+    expires = int(now.timestamp()) + 30 * DAY
+    tx = ledger.table.transaction()
+    tx.put(
+        "profile",
+        {**layout.profile(person.subject), "email": person.email, "created_at": at, "expires_at": expires},
+    )
+    tx.put(
+        "pending",
+        {
+            **layout.pending(person.subject, signup_id),
+            "purposes": [t.purpose for t in texts],
+            "form": "newsletter",
+            "email": person.email,
+            "lang": "en",
+            "requested_at": at,
+            "expires_at": expires,
+            "mail_sent_at": sent_at,
+        },
+    )
+    for text in texts:
+        tx.put(
+            f"requested:{text.purpose}",
+            {
+                **layout.event(person.subject, at, signup_id, text.purpose),
+                "type": "signup_requested",
+                "at": at,
+                "purpose": text.purpose,
+                "signup": signup_id,
+                "expires_at": expires,
+                "evidence": {
+                    **FORM.as_dict(),
+                    "form": "newsletter",
+                    "lang": "en",
+                    "text_version": text.version,
+                },
+            },
+        )
+    tx.put(
+        "sent",
+        {
+            **layout.event(person.subject, sent_at, signup_id, "sent"),
+            "type": "confirmation_sent",
+            "at": sent_at,
+            "signup": signup_id,
+            "expires_at": expires,
+            "evidence": {"channel": "email", "message_id": "old-message"},
+        },
+    )
+    tx.commit()
+    return signup_id, sent_at
+
+
+def test_a_signup_stored_before_issue_16_confirms_and_its_events_read_as_they_did(ledger):
+    """LAW 5: the per-purpose events of the previous version stay readable, each with its
+    exact text; confirming such a signup keeps them (their expiry removed) and adds no
+    second mail event; the new confirmation names both purposes."""
+    person = _person("old")
+    signup_id, sent_at = _stored_before_issue_16(ledger, person)
+    confirmed = ledger.confirm(
+        subject=person.subject, signup_id=signup_id, sent_at=sent_at, evidence=FORM, now=utc_now()
+    )
+    assert (confirmed.purposes, confirmed.texts) == (("newsletter", "offers"), {})  # it kept no versions
+    events = ledger.events(person.subject, utc_now())
+    assert [(e["type"], e.get("purpose"), e.get("purposes")) for e in events] == [
+        ("signup_requested", "newsletter", ["newsletter"]),
+        ("signup_requested", "offers", ["offers"]),
+        ("confirmation_sent", None, None),
+        ("confirmed", None, ["newsletter", "offers"]),
+    ]
+    assert [e["evidence"]["text"] for e in events[:2]] == [NEWSLETTER.text, OFFERS.text]
+    assert events[2]["evidence"]["message_id"] == "old-message"
+    kept = [i for i in _items(ledger, person) if i["sk"].startswith(layout.EVENT_PREFIX)]
+    assert len(kept) == 4 and not any("expires_at" in i for i in kept)  # all of it proof now
+    states = {
+        p: ledger.contact(person.subject, utc_now())["purposes"][p]["status"]
+        for p in ("newsletter", "offers")
+    }
+    assert states == {"newsletter": "granted", "offers": "granted"}
+
+
+def test_a_signup_marks_its_mail_and_the_confirmation_writes_the_mail_event(ledger):
+    """The mail job writes one item (the signup: when, SES's message id), no event; the
+    confirmation turns that into the confirmation_sent event, listed after the request."""
+    person = _person("new")
+    signup = _signup(ledger, person, texts=(NEWSLETTER, OFFERS))
+    sent_at = layout.iso(utc_now())
+    assert ledger.record_confirmation_sent(
+        subject=person.subject, signup_id=signup.id, sent_at=sent_at, message_id="m-1"
+    )
+    assert not ledger.record_confirmation_sent(  # a redelivered job: already marked
+        subject=person.subject, signup_id=signup.id, sent_at=sent_at, message_id="m-2"
+    )
+    assert [e["type"] for e in ledger.events(person.subject, utc_now())] == ["signup_requested"]
+    _confirm(ledger, person, signup.id)
+    events = ledger.events(person.subject, utc_now())
+    assert [e["type"] for e in events] == ["signup_requested", "confirmation_sent", "confirmed"]
+    assert (events[1]["evidence"]["sent_at"], events[1]["evidence"]["message_id"]) == (sent_at, "m-1")
+    assert events[1]["at"] == events[2]["at"]  # recorded by the confirmation, in its chain order
+    assert not any(
+        "expires_at" in i for i in _items(ledger, person) if i["sk"].startswith(layout.EVENT_PREFIX)
+    )
+
+
+def test_marking_a_mail_sent_waits_out_a_transaction_on_the_signup(ledger):
+    """A plain write to an item inside a running transaction is refused with a conflict:
+    the mark is sent again (the ledger's one retry policy), so a sent mail is never left
+    unmarked for a redelivery to send again."""
+    person = _person("busy")
+    signup = _signup(ledger, person)
+    client = ledger.table.client
+    conflicts = [1]
+
+    def conflict_once(**_):
+        if conflicts:
+            conflicts.pop()
+            error = {"Error": {"Code": "TransactionConflictException", "Message": "in a transaction"}}
+            raise client.exceptions.TransactionConflictException(error, "UpdateItem")
+
+    client.meta.events.register_first("before-call.dynamodb.UpdateItem", conflict_once)
+    try:
+        marked = ledger.record_confirmation_sent(
+            subject=person.subject, signup_id=signup.id, sent_at=layout.iso(utc_now()), message_id="m"
+        )
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.UpdateItem", conflict_once)
+    assert marked and conflicts == []
+    (pending,) = [i for i in _items(ledger, person) if i["sk"].startswith(layout.PENDING_PREFIX)]
+    assert pending["message_id"] == "m"

@@ -156,7 +156,12 @@ def test_access_gives_everything_held_at_once_with_the_exact_texts(visitor):
     assert data["events"][: len(history)] == history  # the whole history, oldest first
     assert data["events"][-1]["type"] == "access_exported"
     assert data["events"][-1]["evidence"]["channel"] == "request_link"
-    texts = {e["purpose"]: e["evidence"]["text"] for e in data["events"] if e["type"] == "signup_requested"}
+    texts = {
+        purpose: text
+        for e in data["events"]
+        if e["type"] == "signup_requested"
+        for purpose, text in e["evidence"]["texts"].items()
+    }
     assert texts == shown  # the exact words the person read
     (imported,) = [e for e in data["events"] if e["type"] == "imported"]
     assert imported["evidence"]["text"] == imported_text and imported["evidence"]["source"] == "shop counter"

@@ -43,11 +43,19 @@ def test_json_signup_answers_202_pending(visitor):
     assert pending["lang"] == "en"
 
 
-def test_each_purpose_gets_its_own_state_and_event(visitor):
+def test_each_purpose_gets_its_own_state_and_its_own_text_in_the_event(visitor):
+    """LAW 2: a signup's one event names exactly the purposes ticked, each with the text
+    shown for it; each purpose has its own state."""
     visitor.signup("carla@example.com", purposes=("newsletter",))
     assert list(visitor.contact("carla@example.com")["purposes"]) == ["newsletter"]
-    events = visitor.events("carla@example.com")
-    assert [(e["type"], e["purpose"]) for e in events] == [("signup_requested", "newsletter")]
+    (event,) = visitor.events("carla@example.com")
+    assert (event["type"], event["purposes"]) == ("signup_requested", ["newsletter"])
+    assert list(event["evidence"]["texts"]) == list(event["evidence"]["text_versions"]) == ["newsletter"]
+    visitor.signup("carla@example.com", purposes=("newsletter", "offers"))
+    later = visitor.events("carla@example.com")[-1]
+    assert later["purposes"] == ["newsletter", "offers"]
+    assert set(later["evidence"]["texts"]) == {"newsletter", "offers"}
+    assert later["evidence"]["texts"]["newsletter"] != later["evidence"]["texts"]["offers"]
 
 
 def test_event_evidence_holds_the_exact_text_the_page_showed(visitor):
@@ -62,16 +70,17 @@ def test_event_evidence_holds_the_exact_text_the_page_showed(visitor):
         [("email", "dirk@example.com"), ("lang", "en"), ("purposes", "newsletter"), ("purposes", "offers")],
         headers={"User-Agent": "TestBrowser/1.0"},
     )
-    events = visitor.events("dirk@example.com")
-    assert {e["purpose"] for e in events} == {"newsletter", "offers"}
-    for event in events:
-        evidence = event["evidence"]
-        assert evidence["text"].encode() == shown[event["purpose"]].encode()
-        assert evidence["text_version"] == catalogue.text_version(event["purpose"], "en", evidence["text"])
-        assert evidence["lang"] == "en" and evidence["form"] == "newsletter"
-        assert evidence["ip"] == "127.0.0.1"
-        assert evidence["user_agent"] == "TestBrowser/1.0"
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", event["at"])
+    (event,) = visitor.events("dirk@example.com")
+    assert event["purposes"] == ["newsletter", "offers"]
+    evidence = event["evidence"]
+    for purpose in ("newsletter", "offers"):
+        text = evidence["texts"][purpose]
+        assert text.encode() == shown[purpose].encode()
+        assert evidence["text_versions"][purpose] == catalogue.text_version(purpose, "en", text)
+    assert evidence["lang"] == "en" and evidence["form"] == "newsletter"
+    assert evidence["ip"] == "127.0.0.1"
+    assert evidence["user_agent"] == "TestBrowser/1.0"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", event["at"])
     texts = [i for i in visitor.items() if i["pk"].startswith("TEXT#")]
     assert sorted(t["text"] for t in texts) == sorted(shown.values())
 

@@ -90,7 +90,7 @@ def test_a_post_without_a_version_records_todays_texts_and_says_so(visitor):
         "/forms/newsletter", [("email", "oud@example.com"), ("purposes", "newsletter"), ("lang", "en")]
     )
     (event,) = _requested(visitor, "oud@example.com")
-    assert event["evidence"]["text"] == catalogue.load().purposes["newsletter"].texts["en"]
+    assert event["evidence"]["texts"] == {"newsletter": catalogue.load().purposes["newsletter"].texts["en"]}
     assert "form_version" not in event["evidence"]
 
 
@@ -102,7 +102,9 @@ def test_the_version_decides_the_language_of_the_texts_recorded(visitor):
         {"email": "deutsch@example.com", "purposes": ["offers"], "lang": "nl", "version": german.version},
     )
     (event,) = _requested(visitor, "deutsch@example.com")
-    assert (event["evidence"]["text"], event["evidence"]["lang"]) == (german.text_for("offers").text, "de")  # type: ignore[union-attr]
+    offers = german.text_for("offers")
+    assert offers is not None
+    assert (event["evidence"]["texts"]["offers"], event["evidence"]["lang"]) == (offers.text, "de")
     assert event["evidence"]["form_version"] == german.version
     page = visitor.post_form(
         "/forms/newsletter?lang=nl",
@@ -143,8 +145,9 @@ def test_a_page_left_open_across_a_release_records_the_older_text_it_showed(visi
             [("email", email), ("purposes", "newsletter"), ("purposes", "offers"), ("version", version)],
         )
         assert response.status_code == 200
-        events = {e["purpose"]: e["evidence"] for e in _requested(visitor, email)}
-        assert events["newsletter"]["text"] == text and events["newsletter"]["form_version"] == version
+        (event,) = _requested(visitor, email)
+        evidence = event["evidence"]
+        assert evidence["texts"]["newsletter"] == text and evidence["form_version"] == version
     stored = {i["text"] for i in visitor.items() if i["pk"].startswith("TEXT#")}
     assert {OLD_NL, NEW_NL} <= stored  # both wordings kept once, each under its own version
 
@@ -167,9 +170,9 @@ def test_the_confirmation_mail_and_page_repeat_the_text_the_visitor_read(visitor
         page = answer.body.decode()
         assert OLD_NL in page and NEW_NL not in page
     (granted,) = [e for e in visitor.events("lees@example.com") if e["type"] == "confirmed"]
-    assert granted["purpose"] == "newsletter"
+    assert granted["purposes"] == ["newsletter"]
     (asked,) = _requested(visitor, "lees@example.com")
-    assert asked["evidence"]["text"] == OLD_NL
+    assert asked["evidence"]["texts"] == {"newsletter": OLD_NL}
 
 
 def test_a_wording_only_the_ledger_holds_is_read_from_it(visitor, request, monkeypatch):

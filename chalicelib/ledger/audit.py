@@ -157,13 +157,13 @@ def check(
 def _links(chain: Mapping[int, Mapping[str, Any]]) -> list[Finding]:
     """A confirmation proves a signup: its request and its confirmation mail must be there."""
     found = []
-    kinds = {(e.get("type"), e.get("signup"), e.get("purpose")) for e in chain.values()}
+    kinds = {(e.get("type"), e.get("signup"), p) for e in chain.values() for p in purposes_of(e)}
     sent = {e.get("signup") for e in chain.values() if e.get("type") == "confirmation_sent"}
     for seq, event in sorted(chain.items()):
         if event.get("type") != "confirmed" or not event.get("signup"):
             continue
         signup = event["signup"]
-        if ("signup_requested", signup, event.get("purpose")) not in kinds:
+        if any(("signup_requested", signup, p) not in kinds for p in purposes_of(event)):
             found.append(
                 Finding(
                     "removed",
@@ -186,12 +186,20 @@ def _links(chain: Mapping[int, Mapping[str, Any]]) -> list[Finding]:
     return found
 
 
+def purposes_of(event: Mapping[str, Any]) -> list[str]:
+    """The purposes an event speaks of: a signup's and a confirmation's one event lists them
+    (issue 16), an event stored per purpose names one."""
+    if "purposes" in event:
+        return [str(p) for p in event["purposes"]]
+    return [str(event["purpose"])] if event.get("purpose") else []
+
+
 def _states(chain: Mapping[int, Mapping[str, Any]], states: Iterable[Mapping[str, Any]]) -> list[Finding]:
     """Each purpose's state must be the chain's last word on it."""
     last: dict[str, Mapping[str, Any]] = {}
     for _seq, event in sorted(chain.items()):
-        if event.get("purpose") and (event.get("type") in GRANTS or event.get("type") == "withdrawn"):
-            last[str(event["purpose"])] = event
+        if event.get("type") in GRANTS or event.get("type") == "withdrawn":
+            last.update(dict.fromkeys(purposes_of(event), event))
     found = []
     for item in states:
         purpose = str(item["sk"]).split("#", 1)[1]

@@ -59,7 +59,8 @@ profile            | S#<subject>        | PROFILE
     chain_period, the sparse chain index's key (the hour it last changed)
 pending signup     | S#<subject>        | PENDING#<signup>
     an unconfirmed signup: purposes, the text versions read (purpose -> version), form,
-    address, name, language, requested_at, mail_sent_at (and a claim lease while its mail
+    address, name, language, requested_at, the key suffix of its one signup_requested event
+    (event), mail_sent_at and SES's message_id once mailed (and a claim lease while its mail
     job runs); TTL, or deleted by its confirmation
 purpose state      | S#<subject>        | P#<purpose>
     granted or withdrawn, basis, since, the signup that granted it; while granted, the sparse
@@ -67,8 +68,9 @@ purpose state      | S#<subject>        | P#<purpose>
 profiling flag     | S#<subject>        | PROFILING
     objected or allowed, since
 event              | S#<subject>        | E#<utc>#<id>#<suffix>
-    one event with its evidence: type, at, purpose, basis, signup; its place in the person's
-    hash chain: seq, prev, hash (chain.py); an unconfirmed signup's expire with it
+    one event with its evidence: type, at, purposes (a signup's and a confirmation's one event
+    names them all, each text by its version) or purpose, basis, signup; its place in the
+    person's hash chain: seq, prev, hash (chain.py); an unconfirmed signup's expire with it
 request            | S#<subject>        | REQUEST#<type>
     an open access or erasure request: id, requested_at, mail_sent_at (and a claim lease while
     its mail job runs); TTL: the link's life
@@ -88,7 +90,8 @@ consent text       | TEXT#<version>     | TEXT
     the exact consent text of a form, its purpose, language, form, first_shown; written once,
     never overwritten (an imported row's own text stays in its events)
 rate counter       | RATE#<name>#<key>  | RATE
-    the mail cap (mail, mailbox): the times t1..tN of the last N mails; per network and hour
+    the mail cap (per mailbox; per subject for a job without its mailbox): the times t1..tN of
+    the last N mails; per network and hour
     (RATE#<name>#<key>#<window>): a count n. TTL: the window and CONSENTRY_RATE_COUNTER_HOURS
 """
 """Every kind of item, read by ``KINDS``: a row ``name | pk | sk``, then what it holds."""

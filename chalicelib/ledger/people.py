@@ -113,17 +113,25 @@ class People:
         }
 
     def events(self, subject: str, now: datetime) -> list[dict[str, Any]]:
-        """Every event, oldest first, each consent event with the exact text it shows."""
+        """Every event, oldest first, each consent event with the exact text it shows.
+
+        An event that concerns purposes lists them (``purposes``): a signup's or a
+        confirmation's one event names all of its purposes, and its evidence maps each to
+        the version (``text_versions``) and the exact text (``texts``) shown for it. An
+        event stored with one purpose (a withdrawal, a soft opt-in, an import, and every
+        event written before issue 16) also keeps ``purpose``, and its one text under
+        ``text_version`` and ``text``, as it always did."""
         items = [
             i
             for i in self.table.query(layout.person(subject), layout.EVENT_PREFIX)
             if not layout.expired(i, now)
         ]
-        versions = {
-            i["evidence"]["text_version"]
-            for i in items
-            if "text_version" in i.get("evidence", {}) and "text" not in i["evidence"]
-        }
+        versions = set()
+        for item in items:
+            evidence = item.get("evidence", {})
+            versions |= set(evidence.get("text_versions", {}).values())
+            if "text_version" in evidence and "text" not in evidence:
+                versions.add(evidence["text_version"])
         texts = self.texts(versions)
         events = []
         for item in items:
@@ -131,9 +139,15 @@ class People:
             version = evidence.get("text_version")
             if version and "text" not in evidence:  # an imported text is in its own event
                 evidence["text"] = texts.get(version, {}).get("text")
+            if "text_versions" in evidence:
+                shown = evidence["text_versions"]
+                evidence["texts"] = {p: texts.get(v, {}).get("text") for p, v in sorted(shown.items())}
             event: dict[str, Any] = {"type": item["type"], "at": item["at"]}
             if "purpose" in item:
                 event["purpose"] = item["purpose"]
+                event["purposes"] = [item["purpose"]]
+            if "purposes" in item:
+                event["purposes"] = list(item["purposes"])
             if "basis" in item:
                 event["basis"] = item["basis"]
             if "signup" in item:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from chalicelib.ledger import claims, layout
 from chalicelib.ledger.counters import Counters, counted, over_cap
 from chalicelib.ledger.errors import AlreadyConfirmed, LedgerConflict, Refused, SignupGone
-from chalicelib.ledger.layout import iso, new_id, utc_now
+from chalicelib.ledger.layout import Key, iso, new_id, utc_now
 from chalicelib.ledger.records import Evidence, PendingMail, Person, RateCap, Signup, SignupNow, Snapshot
 from chalicelib.ledger.table import PLANS, Op, Transaction
 
@@ -45,7 +45,8 @@ class Signups(Counters):
     def record_signup(
         self, person: Person, *, form_id: str, caps: Sequence[RateCap] = (), **asked: Unpack[Asked]
     ) -> Signup:
-        """Pending state, one signup_requested event per purpose, and the texts: one call.
+        """Pending state and one signup_requested event naming its purposes: one call (the
+        texts are stored once per container, before it).
 
         Each cap's counter is incremented in the same transaction, on condition that it is
         below its limit: a capped signup writes nothing and raises RateLimited.
@@ -63,7 +64,10 @@ class Signups(Counters):
         self, tx: Transaction, person: Person, form_id: str, **asked: Unpack[Asked]
     ) -> Signup:
         """Add a pending signup to ``tx``: the profile's address and expiry, the signup,
-        one event per purpose. The texts must be stored already."""
+        and one event that names its purposes, each with the version of the text shown for
+        it (LAW 2, 5: one item for all of them, half the write units of one per purpose;
+        the events API lists the purposes and each one's exact text). The texts must be
+        stored already."""
         texts, evidence, now = asked["texts"], asked["evidence"], asked["now"]
         retention_seconds = asked["retention_seconds"]
         subject = person.subject
@@ -81,6 +85,7 @@ class Signups(Counters):
             " expires_at = if_not_exists(retained_since, :exp)",
             values={":email": person.email, ":at": at, ":exp": expires},
         )
+        requested = layout.event(subject, at, signup_id, REQUESTED)
         tx.put(
             "pending",
             {
@@ -94,25 +99,25 @@ class Signups(Counters):
                 "lang": person.lang,
                 "requested_at": at,
                 "expires_at": expires,
+                "event": REQUESTED,
             },
             condition="attribute_not_exists(pk)",
         )
-        for text in texts:
-            tx.event(
-                f"requested:{text.purpose}",
-                layout.event(subject, at, signup_id, text.purpose),
-                type="signup_requested",
-                at=at,
-                purpose=text.purpose,
-                signup=signup_id,
-                expires_at=expires,
-                evidence={
-                    **evidence.as_dict(),
-                    "form": form_id,
-                    "lang": person.lang,
-                    "text_version": text.version,
-                },
-            )
+        tx.event(
+            "requested",
+            requested,
+            type="signup_requested",
+            at=at,
+            purposes=list(purposes),
+            signup=signup_id,
+            expires_at=expires,
+            evidence={
+                **evidence.as_dict(),
+                "form": form_id,
+                "lang": person.lang,
+                "text_versions": {text.purpose: text.version for text in texts},
+            },
+        )
         return Signup(signup_id, subject, at, purposes)
 
     def store_texts(self, texts: Iterable[ConsentText], form_id: str, now: datetime) -> None:
@@ -178,29 +183,27 @@ class Signups(Counters):
         claims.release(self.table, "pending", layout.pending(subject, signup_id), claim)
 
     def record_confirmation_sent(
-        self, *, subject: str, signup_id: str, sent_at: str, expires_at: int, message_id: str
+        self, *, subject: str, signup_id: str, sent_at: str, message_id: str
     ) -> bool:
-        """Mark the signup's mail as sent; False when it already was (a redelivered job)."""
-        tx = self.table.transaction()
-        tx.update(
-            "pending",
-            layout.pending(subject, signup_id),
-            f"SET mail_sent_at = :at {claims.RELEASED}",
-            condition="attribute_exists(pk) AND attribute_not_exists(mail_sent_at)",
-            values={":at": sent_at},
-        )
-        tx.event(
-            "sent",
-            layout.event(subject, sent_at, signup_id, "sent"),
-            type="confirmation_sent",
-            at=sent_at,
-            signup=signup_id,
-            expires_at=expires_at,
-            evidence={"channel": "email", "message_id": message_id},
-        )
+        """Mark the signup's mail as sent, with SES's message id; False when it already was
+        (a redelivered job).
+
+        One conditional update of the signup (1 write unit), no transaction: its
+        confirmation_sent event is written by the confirmation, from what this records, in
+        the transaction that makes it proof. A signup never confirmed keeps the record on
+        its pending item until both expire; before issue 16 each mail job wrote the event
+        here, in a transaction of two items (4 write units)."""
         try:
-            tx.commit()
-        except (Refused, LedgerConflict):
+            self.table.write(
+                Op.update(
+                    "pending",
+                    layout.pending(subject, signup_id),
+                    f"SET mail_sent_at = :at, message_id = :id {claims.RELEASED}",
+                    condition="attribute_exists(pk) AND attribute_not_exists(mail_sent_at)",
+                    values={":at": sent_at, ":id": message_id},
+                )
+            )
+        except Refused:
             return False
         return True
 
@@ -223,7 +226,8 @@ class Signups(Counters):
         evidence: Evidence,
         now: datetime,
     ) -> SignupNow:
-        """Grant what the signup still holds: one read, then one conditional transaction.
+        """Grant what the signup still holds: two reads (the person, and whether a
+        suppression marker is to be lifted), then one conditional transaction.
 
         Returns the purposes granted and the texts they were granted on. A purpose
         withdrawn after the mail was sent left the signup then (say_no), so it is not
@@ -237,6 +241,7 @@ class Signups(Counters):
         it was confirmed before, SignupGone when it is unknown, expired, erased or has
         nothing left to grant, LedgerConflict when it kept changing.
         """
+        suppressed: bool | None = None
         for _plan in range(PLANS):
             snapshot = self.snapshot(subject, now)
             pending = snapshot.pending_signup(signup_id) if snapshot else None
@@ -244,8 +249,12 @@ class Signups(Counters):
                 if snapshot is not None and snapshot.confirmed_by(signup_id):
                     raise AlreadyConfirmed(signup_id)
                 raise SignupGone(signup_id)
+            if suppressed is None:
+                # Whether there is a marker to lift: 1 read unit, where deleting one that is
+                # almost never there cost 2 write units in every confirmation.
+                suppressed = self.suppression(subject) is not None
             try:
-                self._confirmation(snapshot, pending, signup_id, sent_at, evidence, now).commit()
+                self._confirmation(snapshot, pending, signup_id, sent_at, evidence, now, suppressed).commit()
             except Refused:
                 now = max(utc_now(), now)  # a later change won the race: stamp after it
                 continue
@@ -262,10 +271,15 @@ class Signups(Counters):
         sent_at: str,
         evidence: Evidence,
         now: datetime,
+        suppressed: bool,
     ) -> Transaction:
+        """The confirmation's one transaction: the signup taken, the profile retained, the
+        signup's request and mail events kept as proof, each purpose granted, and one
+        confirmed event naming the purposes granted (7 items for two purposes)."""
         subject = snapshot.subject
         at = iso(now)
         requested_at = str(pending["requested_at"])
+        purposes = list(pending["purposes"])
         profile_sets = [
             "retained_since = if_not_exists(retained_since, :at)",
             "email = if_not_exists(email, :email)",
@@ -287,17 +301,7 @@ class Signups(Counters):
             layout.pending(subject, signup_id),
             # Exactly as read: a withdrawal since then cancels this grant.
             condition="attribute_exists(pk) AND expires_at > :now AND purposes = :purposes",
-            values={":now": int(now.timestamp()), ":purposes": list(pending["purposes"])},
-        )
-        # The mail was provably sent (the token came from it): make sure its event exists
-        # and is kept, even if the mail job died before writing it.
-        tx.ensure_event(
-            "sent",
-            layout.event(subject, sent_at, signup_id, "sent"),
-            "REMOVE expires_at",
-            type="confirmation_sent",
-            at=sent_at,
-            signup=signup_id,
+            values={":now": int(now.timestamp()), ":purposes": purposes},
         )
         tx.update(
             "profile",
@@ -306,17 +310,15 @@ class Signups(Counters):
             names={"#name": "name"} if ":name" in profile_values else None,
             values=profile_values,
         )
-        # A confirmed double opt-in is the person's own new yes: it lifts an earlier
-        # suppression (unsubscribed, complaint, bounce), or they could never be mailed again.
-        # Deleting a marker that is not there is no failure.
-        tx.delete("unsuppress", layout.suppression(subject))
-        for purpose in pending["purposes"]:
-            tx.update(
-                f"requested:{purpose}",
-                layout.event(subject, requested_at, signup_id, purpose),
-                "REMOVE expires_at",
-                condition="attribute_exists(pk)",
-            )
+        if suppressed:
+            # A confirmed double opt-in is the person's own new yes: it lifts an earlier
+            # suppression (unsubscribed, complaint, bounce), or they could never be mailed again.
+            tx.delete("unsuppress", layout.suppression(subject))
+        # The signup's request events lose their expiry: they are now proof.
+        for label, key in _requested_events(subject, pending, signup_id):
+            tx.update(label, key, "REMOVE expires_at", condition="attribute_exists(pk)")
+        _mail_event(tx, subject, pending, signup_id, sent_at, at)
+        for purpose in purposes:
             grant_state(
                 tx,
                 f"state:{purpose}",
@@ -328,17 +330,68 @@ class Signups(Counters):
                 condition="attribute_not_exists(since) OR since < :at",
                 values={":consent": "consent", ":at": at, ":signup": signup_id},
             )
-            tx.event(
-                f"confirmed:{purpose}",
-                layout.event(subject, at, signup_id, f"confirmed-{purpose}"),
-                type="confirmed",
-                at=at,
-                purpose=purpose,
-                basis="consent",
-                signup=signup_id,
-                evidence={**evidence.as_dict(), "requested_at": requested_at},
-            )
+        tx.event(
+            "confirmed",
+            layout.event(subject, at, signup_id, CONFIRMED),
+            type="confirmed",
+            at=at,
+            purposes=purposes,
+            basis="consent",
+            signup=signup_id,
+            evidence={**evidence.as_dict(), "requested_at": requested_at},
+        )
         return tx
+
+
+REQUESTED = "requested"
+"""The key suffix of a signup's one signup_requested event (its pending item names it)."""
+SENT = "confirmation_sent"
+CONFIRMED = "confirmed"
+"""Suffixes of the events a confirmation writes; within one change they sort in the order
+written ("confirmation_sent" < "confirmed"), so a listing by key is the order of writing."""
+
+
+def _requested_events(subject: str, pending: dict[str, Any], signup_id: str) -> list[tuple[str, Key]]:
+    """The signup_requested events of a pending signup: the one whose key suffix it names, or for a
+    signup stored before issue 16, one per purpose it still holds (a purpose withdrawn since
+    keeps its expiry and goes with the withdrawal's evidence)."""
+    requested_at = str(pending["requested_at"])
+    if "event" in pending:
+        return [("requested", layout.event(subject, requested_at, signup_id, str(pending["event"])))]
+    return [
+        (f"requested:{purpose}", layout.event(subject, requested_at, signup_id, purpose))
+        for purpose in pending["purposes"]
+    ]
+
+
+def _mail_event(
+    tx: Transaction, subject: str, pending: dict[str, Any], signup_id: str, sent_at: str, at: str
+) -> None:
+    """The confirmation mail's event, which the confirmation writes: the mail job only marks
+    the signup (mail_sent_at, message_id). The mail was provably sent (the token came from
+    it), so it is written even if the job died before marking. A mail job before issue 16
+    wrote the event itself (its signup has mail_sent_at but no message_id): that event is
+    kept instead. Recorded at the confirmation's time (its key, its ``at``: the hash chain files
+    every event under the time it was written), the mail's own time in ``evidence.sent_at``."""
+    if "mail_sent_at" in pending and "message_id" not in pending:
+        tx.update(
+            "sent",
+            layout.event(subject, str(pending["mail_sent_at"]), signup_id, "sent"),
+            "REMOVE expires_at",
+            condition="attribute_exists(pk)",
+        )
+        return
+    evidence = {"channel": "email", "sent_at": str(pending.get("mail_sent_at") or sent_at)}
+    if "message_id" in pending:
+        evidence["message_id"] = str(pending["message_id"])
+    tx.event(
+        "sent",
+        layout.event(subject, at, signup_id, SENT),
+        type="confirmation_sent",
+        at=at,
+        signup=signup_id,
+        evidence=evidence,
+    )
 
 
 def grant_state(

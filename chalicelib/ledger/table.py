@@ -220,19 +220,26 @@ class Table:
         params: dict[str, Any] = {**op.body, "TableName": self.name}
         if old:
             params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
-            if op.action == "Put":
-                self.client.put_item(**params)
-                return None
-            if op.action != "Update":
-                raise ValueError(f"{op.action} is written in a transaction only")
-            if return_new:
-                params["ReturnValues"] = "ALL_NEW"
-            answer = self.client.update_item(**params)
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
-            was = cast("dict[str, Any]", exc.response).get("Item")
-            raise Refused({op.label: Refused.CONDITION}, layout.plain(was) if was else None) from exc
-        return layout.plain(answer["Attributes"]) if return_new else None
+        if op.action not in ("Put", "Update"):
+            raise ValueError(f"{op.action} is written in a transaction only")
+        if return_new and op.action == "Update":
+            params["ReturnValues"] = "ALL_NEW"
+        for attempt in range(ATTEMPTS):
+            try:
+                if op.action == "Put":
+                    self.client.put_item(**params)
+                    return None
+                answer = self.client.update_item(**params)
+                return layout.plain(answer["Attributes"]) if return_new else None
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                was = cast("dict[str, Any]", exc.response).get("Item")
+                raise Refused({op.label: Refused.CONDITION}, layout.plain(was) if was else None) from exc
+            except self.client.exceptions.TransactionConflictException as exc:
+                # The item is in a transaction right now: the same policy as ``commit``.
+                if attempt + 1 == ATTEMPTS:
+                    raise LedgerConflict() from exc
+                time.sleep(BACKOFF_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
 
     def delete_all(self, keys: Sequence[Key]) -> None:
         """Delete items 25 a call, retrying what DynamoDB left over with a backoff."""
