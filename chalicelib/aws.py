@@ -45,9 +45,10 @@ for SERVICES, and the app's loader searches nothing else. Without it, the first 
 cold start lists botocore's 400-odd service folders twice, parses the whole service model
 (DynamoDB's is 500 KB) and the endpoints of every service (1.25 MB). The package's models
 hold OPERATIONS and what they reach, without documentation; the endpoints every partition
-and region, with only SERVICES' entries (a service not listed would still resolve from its
-partition's defaults and its endpoint rules: tests/test_aws_data.py compares both). A
-service not in SERVICES has no client in the package (botocore's UnknownServiceError)."""
+and region, with only SERVICES' entries. A service not in SERVICES has no client in the
+package (botocore's UnknownServiceError), an operation not in OPERATIONS no method. Outside
+the package the folder is absent and botocore's own data serves (the tests make theirs
+from this data too: tests/conftest.py)."""
 
 
 @lru_cache(maxsize=1)
