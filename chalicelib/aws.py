@@ -16,16 +16,39 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from botocore.loaders import Loader
     from botocore.session import Session
 
-SERVICES = ("dynamodb", "events", "kms", "secretsmanager", "sesv2", "sqs")
-"""The services the app calls: the package's endpoint data lists these (DATA)."""
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    "dynamodb": (
+        "BatchGetItem",
+        "BatchWriteItem",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "TransactWriteItems",
+        "UpdateItem",
+    ),
+    "events": ("PutEvents",),
+    "kms": ("Sign",),
+    "secretsmanager": ("GetSecretValue",),
+    "sesv2": ("SendEmail",),
+    "sqs": ("GetQueueUrl", "SendMessage", "SendMessageBatch"),
+}
+"""Every AWS operation the app calls, by service: the package's clients know these only
+(DATA). A call not listed fails in the tests (tests/test_aws_data.py), never in Lambda."""
+SERVICES = tuple(OPERATIONS)
+"""The services the app calls."""
 DATA = Path(__file__).resolve().parent / "awsdata"
-"""In the package only (scripts/package.py): botocore's endpoints.json of the pinned
-version with every partition's regions but only SERVICES' entries, 37 KB for 1.25 MB.
-Parsing the whole file is a seventh of the baseline, on every cold start with a client. A
-service not listed still resolves: botocore falls back to its partition's defaults, and
-the service's own endpoint rules decide the URL (tests/test_aws_data.py compares both)."""
+"""In the package only (scripts/awsdata.py writes it): all the botocore data a client reads,
+for SERVICES, and the app's loader searches nothing else. Without it, the first client of a
+cold start lists botocore's 400-odd service folders twice, parses the whole service model
+(DynamoDB's is 500 KB) and the endpoints of every service (1.25 MB). The package's models
+hold OPERATIONS and what they reach, without documentation; the endpoints every partition
+and region, with only SERVICES' entries. A service not in SERVICES has no client in the
+package (botocore's UnknownServiceError), an operation not in OPERATIONS no method. Outside
+the package the folder is absent and botocore's own data serves (the tests make theirs
+from this data too: tests/conftest.py)."""
 
 
 @lru_cache(maxsize=1)
@@ -34,9 +57,17 @@ def session() -> Session:
     import botocore.session
 
     made = botocore.session.get_session()
-    if DATA.is_dir():  # searched before botocore's own data
-        made.set_config_variable("data_path", str(DATA))
+    if DATA.is_dir():
+        made.register_component("data_loader", data_loader(DATA))
     return made
+
+
+def data_loader(folder: Path) -> Loader:
+    """botocore's loader of the data in ``folder`` alone: neither botocore's own data nor a
+    user's ``~/.aws/models`` is searched (nor listed, which is what costs)."""
+    from botocore.loaders import Loader
+
+    return Loader(extra_search_paths=[str(folder)], include_default_search_paths=False)
 
 
 def client(service: str, region: str) -> Any:

@@ -18,9 +18,10 @@
    libraries are left out (``EXCLUDE``). The pages' and mails' templates go in compiled
    too (``templates/__compiled__/``, Jinja2 bytecode checked against each template's
    source, see chalicelib/compiled_templates.py): a cold page view or mail job neither parses nor
-   compiles a template. So does botocore's endpoint data for the services the app calls
-   (``chalicelib/awsdata/endpoints.json``, see chalicelib/aws.py): 37 KB where botocore's
-   whole file is 1.25 MB to parse. The zip stays well under its 4 MB budget.
+   compiles a template. So does the botocore data a client reads, for the services and
+   operations the app calls (``chalicelib/awsdata/``, scripts/awsdata.py, chalicelib/aws.py):
+   146 KB where botocore's files for them are 3.2 MB to parse and 400-odd folders to list.
+   The zip stays well under its 4 MB budget.
 3. The zip is written back into Chalice's own package cache (``.chalice/deployments/``,
    named by the hash of requirements.txt, app.py, chalicelib/ and vendor/), so
    ``chalice deploy`` run on the same tree reuses it: what is deployed is this file
@@ -45,10 +46,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts import awsdata  # noqa: E402
+
 CONFIG = ROOT / ".chalice" / "config.json"
 RESOURCES = ROOT / ".chalice" / "resources.yaml"
 DEFAULT_REGION = "eu-west-1"
 MARKER = "consentry-build.json"
+AWS_DATA = f"{awsdata.FOLDER}/"
+AWS_ENDPOINTS = f"{AWS_DATA}endpoints.json"
 MAX_BYTES = 4_000_000  # the issue's budget for deployment.zip
 
 # Never imported at run time, left out of the zip to keep it under 4 MB once it carries
@@ -140,7 +147,17 @@ print(json.dumps(sorted(mine)))
 # Changes whenever the way finish() rewrites the zip changes, so a cached zip made the old
 # way is rebuilt rather than reused.
 RECIPE = hashlib.sha256(
-    json.dumps([EXCLUDE, EXCLUDE_SUFFIXES, TEMPLATES, TRACE, sys.implementation.cache_tag, 7]).encode()
+    json.dumps(
+        [
+            EXCLUDE,
+            EXCLUDE_SUFFIXES,
+            TEMPLATES,
+            TRACE,
+            sys.implementation.cache_tag,
+            hashlib.sha256(Path(awsdata.__file__).read_bytes()).hexdigest(),
+            8,
+        ]
+    ).encode()
 ).hexdigest()[:12]
 
 
@@ -268,7 +285,9 @@ def finish(zip_path: Path) -> dict[str, Any]:
                 out.writestr(_new_info(pyc_name(info.filename), info), pyc, compresslevel=9)
         for name, data in templates.items():
             out.writestr(_new_info(name, None), data, compresslevel=9)
-        out.writestr(_new_info(AWS_ENDPOINTS, None), trimmed_endpoints(), compresslevel=9)
+        aws_files = awsdata.files()
+        for name, data in aws_files.items():
+            out.writestr(_new_info(f"{awsdata.FOLDER}/{name}", None), data, compresslevel=9)
         marker = {
             "recipe": RECIPE,
             "python": sys.implementation.cache_tag,
@@ -276,33 +295,12 @@ def finish(zip_path: Path) -> dict[str, Any]:
             "compiled": sorted(t for t in traced if _own(t)),
             "sourceless": sorted(t for t in traced if not _own(t)),
             "templates": len(templates),
-            "aws_endpoints": AWS_ENDPOINTS,
+            "aws_data": sorted(f"{awsdata.FOLDER}/{name}" for name in aws_files),
             "left_out": left_out,
         }
         out.writestr(_new_info(MARKER, None), json.dumps(marker, indent=1) + "\n", compresslevel=9)
     tmp.unlink()
     return marker
-
-
-AWS_ENDPOINTS = "chalicelib/awsdata/endpoints.json"
-
-
-def trimmed_endpoints() -> bytes:
-    """botocore's endpoint data (of requirements-dev.txt's pin) for the services the app
-    calls, every partition and region kept: read at each cold start (chalicelib/aws.py)."""
-    import botocore.session
-
-    sys.path.insert(0, str(ROOT))
-    from chalicelib.aws import SERVICES
-
-    loader = botocore.session.get_session().get_component("data_loader")
-    endpoints = loader.load_data("endpoints")
-    names = set(SERVICES)
-    for service in SERVICES:  # listed by endpoint prefix (sesv2's is "email")
-        names.add(loader.load_service_model(service, "service-2")["metadata"]["endpointPrefix"])
-    for partition in endpoints["partitions"]:
-        partition["services"] = {k: v for k, v in partition["services"].items() if k in names}
-    return json.dumps(endpoints, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _copy_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
@@ -408,8 +406,8 @@ def problems(zip_path: Path, max_bytes: int = MAX_BYTES) -> list[str]:
         marker = json.loads(z.read(MARKER)) if MARKER in names else None
         if marker is None:
             found.append(f"no {MARKER}: built without scripts/package.py, so without bytecode")
-        elif AWS_ENDPOINTS not in names:
-            found.append(f"no {AWS_ENDPOINTS} (each cold start would parse botocore's whole file)")
+        elif missing := [f for f in marker.get("aws_data") or [AWS_ENDPOINTS] if f not in names]:
+            found.append(f"no {', '.join(missing)} (botocore's data for the clients: see chalicelib/aws.py)")
         else:
             for source in marker["compiled"]:
                 pyc = pyc_name(source)
@@ -445,7 +443,8 @@ def without_bytecode(package: Path, out: Path) -> Path:
         marker = json.loads(src.read(MARKER)) if MARKER in src.namelist() else {}
         sourceless = {name[:-3] + ".pyc": name for name in marker.get("sourceless", [])}
         for info in src.infolist():
-            if info.filename in (MARKER, AWS_ENDPOINTS) or "__pycache__/" in info.filename:
+            name = info.filename
+            if name == MARKER or name.startswith(AWS_DATA) or "__pycache__/" in name:
                 continue
             if info.filename in sourceless:
                 name = sourceless[info.filename]

@@ -57,6 +57,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dynamodb)
 
 
+# -- issue 16: the app's clients read the package's botocore data ----------------------------
+@pytest.fixture(scope="session", autouse=True)
+def packaged_aws_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test's AWS calls go through clients made as the package makes them: from the
+    package's trimmed models alone (chalicelib/aws.py, scripts/awsdata.py). A call the
+    package cannot make fails the tests that make it (tests/test_aws_data.py names it)."""
+    from chalicelib import aws
+    from scripts import awsdata
+
+    folder = awsdata.write(tmp_path_factory.mktemp("awsdata"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aws, "DATA", folder)
+        aws.session.cache_clear()
+        yield folder
+    aws.session.cache_clear()
+
+
+# -- end issue 16 ------------------------------------------------------------------------------
+
+
 def _clear_caches() -> None:
     """What a new Lambda container starts without: each test has a fresh moto account."""
     from chalicelib import keys, ledger

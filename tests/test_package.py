@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from bench.events import api_event
+from chalicelib.aws import OPERATIONS
+from scripts import awsdata
 from scripts import package as packaging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +130,49 @@ def test_the_check_fails_a_package_without_templates_or_catalogue(package, tmp_p
         assert problem in packaging.problems(broken)
     plain = packaging.without_bytecode(package, tmp_path / "plain.zip")
     assert any("without bytecode" in p for p in packaging.problems(plain))
+    no_model = tmp_path / "no-model.zip"
+    with zipfile.ZipFile(no_model, "w") as dst:
+        for name, data in entries:
+            if not name.startswith("chalicelib/awsdata/sqs/"):
+                dst.writestr(name, data)
+    assert any("no chalicelib/awsdata/sqs/" in p for p in packaging.problems(no_model))
+
+
+CLIENTS = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from chalicelib import aws
+out = {}
+for service in aws.SERVICES:
+    model = aws.client(service, "eu-west-1").meta.service_model
+    out[service] = sorted(model.operation_names)
+print(json.dumps({"operations": out, "searched": aws.session().get_component("data_loader").search_paths}))
+"""
+
+
+def test_the_packaged_clients_come_from_the_packages_data_alone(package, unzipped):
+    """Issue 16: on the runtime's botocore, each client knows the operations the app calls
+    (and DynamoDB's endpoint operation), read from the zip's chalicelib/awsdata/ only."""
+    with zipfile.ZipFile(package) as z:
+        carried = {
+            n[len("chalicelib/awsdata/") :]: z.read(n)
+            for n in z.namelist()
+            if n.startswith("chalicelib/awsdata/")
+        }
+    assert carried == awsdata.files()
+    done = subprocess.run(
+        [str(packaging.lambda_python()), "-I", "-B", "-c", CLIENTS, str(unzipped)],
+        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    assert found["searched"] == [str(unzipped / "chalicelib" / "awsdata")]
+    expected = {service: sorted(ops) for service, ops in OPERATIONS.items()}
+    expected["dynamodb"] = sorted([*expected["dynamodb"], "DescribeEndpoints"])
+    assert found["operations"] == expected
 
 
 def test_the_packaged_app_serves_the_form_on_a_python_with_only_boto3(served, unzipped):
