@@ -457,8 +457,8 @@ def measure_cold(
 
 PROBES = {
     "import app": {},
-    "+ chalicelib.models (pydantic, email-validator)": {
-        "imports": ["chalicelib.models"],
+    "+ chalicelib.signup_validator (pydantic_core)": {
+        "imports": ["chalicelib.signup_validator"],
         "validate": {"email": "probe@example.com", "purposes": ["newsletter"]},
     },
     "+ botocore, DynamoDB, Secrets Manager and SQS clients": {

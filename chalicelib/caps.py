@@ -28,7 +28,7 @@ MAIL_COUNTERS = frozenset({"mail", "mailbox"})
 
 def mailbox_key(email: str) -> str:
     """The keyed hash of a normalised address's mailbox: the mailbox counter's key."""
-    from chalicelib.models import mailbox  # pydantic: not for the mail worker's cold start
+    from chalicelib.fields import mailbox  # its regexes: not for the mail worker's cold start
 
     return get_keys().subject_id(f"mailbox:{mailbox(email)}")
 

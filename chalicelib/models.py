@@ -1,13 +1,14 @@
-"""Pydantic models of every input, and the one place validation errors get their wording.
+"""Pydantic models of every input: the described contract of each body.
 
 Imported only by the routes that accept input: pydantic costs cold-start time that the
-form page does not pay.
+form page does not pay. The checks and the wording of errors are chalicelib/fields.py's; the
+signup route validates with chalicelib/signup_validator.py, which mirrors SignupRequest on
+pydantic_core alone (tests/test_signup_validator.py holds the two to the same answers).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -21,120 +22,30 @@ from pydantic import (
     ValidationError,
 )
 
-from chalicelib import catalogue
-from chalicelib.plain_address import plain_address
-
-# Control characters, Unicode line/paragraph separators and bidi overrides: none belongs in
-# an address or a name, and several can break a mail header or disguise text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-MAX_EMAIL = 254
-MAX_NAME = 100
-# A web address, a domain name or an email address: mail clients turn them into links, and a
-# confirmed name is shown in mail (LAW 12). Matched after NFKC, which folds full-width letters
-# and dots to ASCII; the ideographic full stop is a dot to IDNA too.
-_LINK_LIKE = re.compile(r"://|www[.\u3002]|@|[^\W_][.\u3002][^\W\d_]{2,}", re.IGNORECASE)
-NAME_WITH_LINK = "may not contain a web address, a domain name or an email address"
-
-
-LOCAL_PART_NOT_ASCII = (
-    "may have only ASCII characters before the @: our mail service (Amazon SES) cannot deliver"
-    " to a mailbox name with accented or other non-ASCII letters"
+from chalicelib.fields import (
+    CONTROL,
+    LOCAL_PART_NOT_ASCII,
+    MAX_EMAIL,
+    MAX_LANG,
+    MAX_NAME,
+    NAME_WITH_LINK,
+    blank_to_none,
+    clean_name,
+    field_errors,
+    mailbox,
+    normalise_email,
+    spoken,
+    unique_purposes,
 )
 
-
-def normalise_email(value: Any) -> str:
-    """The one form of an address that every route stores, looks up and mails.
-
-    A single address, never a header injection, and one the mail worker can send to: an
-    internationalised domain in its ASCII (IDNA) form, so ``anna@bücher.de`` and
-    ``anna@xn--bcher-kva.de`` are one address (one subject: the same mailbox). A local part
-    with other than ASCII characters needs SMTPUTF8, which SES does not offer: refused here,
-    not five failed mail jobs later.
-    """
-    if not isinstance(value, str):
-        raise ValueError("must be a text value")
-    value = value.strip()
-    if not value:
-        raise ValueError("is required")
-    if len(value) > MAX_EMAIL:
-        raise ValueError(f"may be at most {MAX_EMAIL} characters")
-    if _CONTROL.search(value):
-        raise ValueError("may not contain line breaks or control characters")
-    local, _, _domain = value.rpartition("@")
-    if not local.isascii():
-        raise ValueError(LOCAL_PART_NOT_ASCII)
-    if len(local) <= 64 and (plain := plain_address(value)) is not None:
-        return plain  # what email-validator would answer, without its import (cold start)
-    return _judged_by_email_validator(value)
-
-
-def _judged_by_email_validator(value: str) -> str:
-    """email-validator's verdict and ASCII form: every address that is not plain ASCII,
-    and the wording of every refusal."""
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"is not a valid email address ({exc})") from None
-    if len(result.local_part) > 64:
-        raise ValueError("may have at most 64 characters before the @ (RFC 5321)")
-    if result.ascii_email is None or len(result.ascii_email) > MAX_EMAIL:
-        raise ValueError(f"may be at most {MAX_EMAIL} characters in its ASCII form")
-    return result.ascii_email
-
-
-def mailbox(email: str) -> str:
-    """The mailbox behind a normalised address, for the mail cap only: lower-cased, a
-    ``+tag`` removed (``Dave+1@`` and ``dave+2@`` reach one inbox). Never a subject: the
-    ledger keeps each address as it was given."""
-    local, _, domain = email.lower().rpartition("@")
-    base = local.split("+", 1)[0]
-    return f"{base or local}@{domain}"
-
-
-def _clean_name(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError("must be a text value")
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("may not contain line breaks or control characters")
-    if "<" in value or ">" in value:
-        raise ValueError("may not contain < or >")
-    if _LINK_LIKE.search(unicodedata.normalize("NFKC", value)):
-        raise ValueError(NAME_WITH_LINK)
-    if len(value) > MAX_NAME:
-        raise ValueError(f"may be at most {MAX_NAME} characters")
-    return value or None
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
-def _spoken(value: str | None) -> str | None:
-    """A language the catalogue lists (``[languages]``): languages are data, not code."""
-    if value is not None and value not in catalogue.load().languages:
-        raise ValueError(f"must be one of {', '.join(catalogue.load().languages)}")
-    return value
-
-
-def _purposes(empty: str) -> AfterValidator:
-    """At least one purpose (``empty`` says so otherwise), each once, in the order given."""
-
-    def check(value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError(empty)
-        return list(dict.fromkeys(value))
-
-    return AfterValidator(check)
-
-
 Email = Annotated[str, BeforeValidator(normalise_email)]
-Name = Annotated[str | None, BeforeValidator(_clean_name)]
-Lang = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=8), AfterValidator(_spoken)]
+Name = Annotated[str | None, BeforeValidator(clean_name)]
+# The length limit on the text itself: on the optional value it would be asked of None too.
+Lang = Annotated[
+    Annotated[str, Field(max_length=MAX_LANG)] | None,
+    BeforeValidator(blank_to_none),
+    AfterValidator(spoken),
+]
 PurposeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
 
 
@@ -146,7 +57,9 @@ class SignupRequest(BaseModel):
     email: Email
     name: Name = None
     lang: Lang = None
-    purposes: Annotated[list[PurposeId], Field(max_length=20), _purposes("tick at least one purpose")]
+    purposes: Annotated[
+        list[PurposeId], Field(max_length=20), AfterValidator(unique_purposes("tick at least one purpose"))
+    ]
 
     website: str | None = Field(default=None, max_length=200)
     """Honeypot: a field humans never see; bots fill it."""
@@ -186,7 +99,7 @@ class LinkRequest(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=True)
 
     email: Email
-    purpose: Annotated[PurposeId | None, BeforeValidator(_blank_to_none)] = None
+    purpose: Annotated[PurposeId | None, BeforeValidator(blank_to_none)] = None
 
 
 class AudienceQuery(BaseModel):
@@ -196,20 +109,6 @@ class AudienceQuery(BaseModel):
 
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
     cursor: Annotated[str | None, Field(max_length=2048)] = None
-
-
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """One readable reason per field, for the 422 answer and the form page."""
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        loc = error.get("loc") or ("body",)
-        field = str(loc[0])
-        message = str(error.get("msg", "is invalid"))
-        message = message.removeprefix("Value error, ")
-        if error.get("type") == "missing":
-            message = "is required" if field != "purposes" else "tick at least one purpose"
-        errors.setdefault(field, message)
-    return errors
 
 
 # -- proof and rights ------------------------------------------------------------------
@@ -255,7 +154,7 @@ def _text(most: int, *, lines: bool) -> Any:
         value = raw.strip()
         if not value:
             raise ValueError("may not be empty")
-        if (_TEXT_CONTROL if lines else _CONTROL).search(value):
+        if (_TEXT_CONTROL if lines else CONTROL).search(value):
             raise ValueError("may not contain control characters" + ("" if lines else " or line breaks"))
         if len(value) > most:
             raise ValueError(f"may be at most {most} characters")
@@ -271,7 +170,9 @@ def _must_be_true(value: Any) -> Any:
 
 
 Moment = Annotated[datetime, BeforeValidator(_moment)]
-Purposes = Annotated[list[PurposeId], Field(max_length=20), _purposes("name at least one purpose")]
+Purposes = Annotated[
+    list[PurposeId], Field(max_length=20), AfterValidator(unique_purposes("name at least one purpose"))
+]
 
 
 class _ApiBody(BaseModel):
@@ -348,6 +249,10 @@ def api_errors(exc: ValidationError) -> dict[str, str]:
 
 
 __all__ = [
+    "LOCAL_PART_NOT_ASCII",
+    "MAX_EMAIL",
+    "MAX_NAME",
+    "NAME_WITH_LINK",
     "PREFERENCE_FIELDS",
     "AudienceQuery",
     "DataSubjectRequest",

@@ -7,7 +7,7 @@ For such an address email-validator's answer is known without it: the same addre
 the domain in lower case (and an RFC 2142 role name such as ``Info`` in lower case too).
 ``plain_address`` gives that answer where it is sure of it and None everywhere else (an
 internationalised or Punycode domain, a quoted local part, anything odd), and
-models.normalise_email then asks email-validator, which also words every refusal. It
+fields.normalise_email then asks email-validator, which also words every refusal. It
 never refuses and never accepts what email-validator would refuse:
 tests/test_plain_address.py checks it against email-validator over thousands of addresses.
 """
@@ -24,7 +24,7 @@ _LABEL = r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.{_LABEL}\Z")
 # Two characters and two hyphens open a label only in Punycode (xn--), which IDNA must check.
 _HYPHENS_34 = re.compile(r"(?:\A|\.)..--")
-# email_validator.SPECIAL_USE_DOMAIN_NAMES, with test_environment off (as models.py calls it)
+# email_validator.SPECIAL_USE_DOMAIN_NAMES, with test_environment off (as fields.py calls it)
 SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
 _SPECIAL_ENDINGS = tuple("." + name for name in SPECIAL_USE)
 # email_validator.rfc_constants.CASE_INSENSITIVE_MAILBOX_NAMES (RFC 2142): lower-cased

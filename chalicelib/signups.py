@@ -44,8 +44,10 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     plain form carries it): today's, or an older one the form showed; a version it never
     showed is refused. A post without one (a plain form from before versions) is taken to
     have shown today's texts in its language; its events carry no ``form_version``."""
-    # pydantic only here: a confirm link's cold start does not pay for it (docs/operations.md)
-    from chalicelib.models import SignupRequest, ValidationError, field_errors
+    # pydantic_core only here, and no pydantic: a confirm link's cold start pays for neither,
+    # a signup's for the core alone (docs/operations.md, Performance)
+    from chalicelib.fields import field_errors
+    from chalicelib.signup_validator import ValidationError, validate_signup
 
     values = {
         "email": data.get("email") if isinstance(data.get("email"), str) else "",
@@ -57,7 +59,7 @@ def submit(form: catalogue.Form, data: dict[str, Any], lang: str, evidence: Evid
     cat = catalogue.load()
     errors: dict[str, str] = {}
     try:
-        signup = SignupRequest.model_validate(data)
+        signup = validate_signup(data)
     except ValidationError as exc:
         errors = field_errors(exc)
     posted = data.get(versions.FIELD)

@@ -117,7 +117,9 @@ root = sys.argv[1]
 sys.path.insert(0, root)
 import app
 from chalicelib import catalogue, jobs, keys, ledger, mail, models, pages, signups, tokens, web
+from chalicelib import signup_validator  # the signup's validation: pydantic_core, no pydantic
 from chalicelib.views import api, public
+signup_validator.validate_signup({"email": "trace@example.com", "name": "T", "purposes": ["newsletter"]})
 models.SignupRequest.model_validate({"email": "trace@example.com", "name": "T", "purposes": ["newsletter"]})
 models.normalise_email("trace@bücher.example")  # email-validator: the addresses that are not plain
 for model in vars(models).values():  # schemas are built on first use (defer_build): build them all

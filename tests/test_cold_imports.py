@@ -111,11 +111,21 @@ def _of(modules: set[str], *packages: str) -> set[str]:
 
 @pytest.mark.stack
 def test_a_cold_signup_of_a_plain_address_imports_neither_email_validator_nor_boto3(cold_routes):
-    """pydantic validates the signup; a plain ASCII address needs no email-validator
+    """pydantic_core validates the signup; a plain ASCII address needs no email-validator
     (chalicelib/plain_address.py) and the clients come from botocore (chalicelib/aws.py)."""
     modules = cold_routes[SIGNUP]
-    assert {"chalicelib.models", "pydantic", "botocore.session"} <= modules
+    assert {"chalicelib.signup_validator", "pydantic_core", "botocore.session"} <= modules
     assert _of(modules, "email_validator", "idna", "dns", "boto3", "s3transfer") == set()
+
+
+@pytest.mark.stack
+def test_a_cold_signup_imports_no_pydantic(cold_routes):
+    """The signup body is validated by pydantic_core alone (chalicelib/signup_validator.py):
+    importing pydantic and building the model would cost a cold signup about a fifth of the
+    baseline (docs/operations.md, Performance)."""
+    modules = cold_routes[SIGNUP]
+    assert _of(modules, "pydantic") == set()
+    assert "chalicelib.models" not in modules
 
 
 @pytest.mark.stack
