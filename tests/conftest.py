@@ -22,8 +22,10 @@ from moto import mock_aws
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # No bytecode written into chalicelib/: Chalice names its package cache by a hash of the tree,
-# and a test worker's new .pyc would change it under a package another worker just built.
+# and a test worker's new .pyc would change it under a package another worker just built. The
+# environment variable carries that to the subprocesses tests start (chalice, scripts, stacks).
 sys.dont_write_bytecode = True
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 
 BASE_URL = "https://consent.test"
 API_KEY = "test-api-key-123"
